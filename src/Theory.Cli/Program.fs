@@ -1,0 +1,56 @@
+/// Entry point of `theory`: dispatches on the command name, and turns bad input into one line on stderr with
+/// exit code 2 (no stack trace), failed runs into exit code 1.
+module Theory.Cli.Program
+
+open System
+open Argu
+open Theory.Interop
+open Theory.Cli.Arguments
+
+/// A command: its name, its one-line description, and a runner that parses its own argument union.
+let private entry<'T when 'T :> IArgParserTemplate> (name: string) (text: string) (run: Options.Bag -> int) =
+    name, text, (fun argv -> match Options.parse<'T> ("theory " + name) argv with Some o -> run o | None -> 0)
+
+let private commands: (string * string * (string[] -> int)) list =
+    [ entry<SampleArgs> "sample" "draw NLGP and Gaussian-clone images of both classes; write them and their statistics" Commands.Sample.run ]
+
+let private usage () =
+    printfn "theory %s: online SGD on non-linear Gaussian process images against Gaussian-equivalence theory" VersionInfo.Version
+    printfn ""
+    printfn "USAGE: theory <command> [options]      (theory <command> --help for the options)"
+    printfn ""
+    printfn "COMMANDS:"
+    for name, text, _ in commands do
+        printfn "  %-10s %s" name text
+
+/// The first line of an exception message (Argu appends the whole usage to its errors).
+let private firstLine (s: string) =
+    s.Split('\n', StringSplitOptions.RemoveEmptyEntries) |> Array.tryHead |> Option.defaultValue s |> fun l -> l.Trim()
+
+[<EntryPoint>]
+let main argv =
+    Shared.Interrupt.install ()
+    match List.ofArray argv with
+    | []
+    | ("--help" | "-h" | "help") :: _ ->
+        usage ()
+        0
+    | [ "--version" ] ->
+        printfn "%s" VersionInfo.Version
+        0
+    | name :: rest ->
+        match commands |> List.tryFind (fun (n, _, _) -> n = name) with
+        | None ->
+            let names = commands |> List.map (fun (n, _, _) -> n) |> String.concat ", "
+            eprintfn "theory: unknown command '%s' (commands: %s; see theory --help)" name names
+            2
+        | Some(_, _, runner) ->
+            try
+                runner (Array.ofList rest)
+            with
+            | :? SpecException as e ->
+                eprintfn "theory %s: %s" name e.Message
+                2
+            | :? ArguParseException as e ->
+                eprintfn "theory %s: %s (see theory %s --help)" name (firstLine e.Message |> fun m -> m.Replace("ERROR: ", "")) name
+                2

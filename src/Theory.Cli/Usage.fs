@@ -1,0 +1,49 @@
+/// One line of `--help` per option, keyed by the argument union's case name, shared by every command so that an
+/// option means the same thing everywhere. A command-specific meaning gets its own case name.
+module Theory.Cli.Usage
+
+open Microsoft.FSharp.Reflection
+
+let private texts =
+    dict [
+        // files and reproducibility
+        "Config", "JSON file with the same keys as the flags (e.g. {\"gain\": 10, \"xi\": [1, 3]}); flags win."
+        "Out", "output folder (created; files are written atomically). Default: runs/<command>."
+        "Seed", "random seed: the same seed and configuration give bitwise-identical output files."
+        // the data (SCIENCE.md section 1)
+        "Dim", "1 = ring of L pixels (D = L), 2 = L x L torus (D = L^2). Default 2."
+        "Size", "image side L in pixels (2..1048576 in 1D, 2..1024 in 2D). Default 20."
+        "Xi", "correlation lengths XI0 < XI1 of class 0 (label +1) and class 1 (label -1); C_ij = exp(-d^2/xi^2)."
+        "Gain", "NLGP gain g >= 0: x = erf(g z / sqrt 2) / sqrt(gamma(g)); g -> 0 Gaussian, g -> inf sign(z). (erf(g' z) code uses g' = g / sqrt 2.)"
+        "Open", "open boundaries (Toeplitz covariances, dense factor) instead of the periodic default."
+        "Jitter", "added to the latent covariance diagonal to make it positive definite. Default 1e-3."
+        "Inputs", "what the network sees: nlgp (non-Gaussian images) or gp (their Gaussian clone, same covariance)."
+        // the network (SCIENCE.md section 2)
+        "K", "number of hidden units K. Default 8."
+        "Activation", "erf (= erf(h/sqrt 2), default) | relu | sigmoid | linear | cubic (alpha h - (beta/3) h^3)."
+        "Cubic", "ALPHA BETA of the cubic activation alpha h - (beta/3) h^3. Default 1 1."
+        "Readout", "second layer: mf (v = 1/K, default) | committee (v = 1) | lazy (v = 1/sqrt K) | trained (v learned)."
+        "Bias", "none | fixed:B (+B on the first K/2 units, -B on the rest) | trained:B (learned from that start). Default trained:1."
+        "Init_Std", "standard deviation of the initial first-layer weights per entry. Default 0.1."
+        // training
+        "Lr", "learning rate (read per --convention). Default 0.05."
+        "Lr_Readout", "learning rate of a trained readout. Default: --lr."
+        "Lr_Bias", "learning rate of trained biases. Default: --lr."
+        "Convention", "reference (public code: MSE without 1/2, first-layer rate x K; default) | half-mse (the eta of SCIENCE.md)."
+        "Time", "final time T in units of D SGD steps (t = steps / D). Default 10000."
+        "Test_Size", "held-out test samples (half per class). Default 10000."
+        "Log_Points", "log-spaced logging times between --log-start and T (t = 0 is added). Default 100."
+        "Log_Start", "first logged time after 0. Default 0.01."
+        "Snapshots", "number of log-spaced weight snapshots (the final weights are always saved). Default 10."
+        "Seeds", "number of independent seeds SEED, SEED+1, ... run in parallel across cores. Default 1."
+        // sample
+        "Count", "number of images per class and input kind. Default 16."
+        "Stats_Samples", "samples per class and input kind used for the statistics in stats.csv. Default 20000."
+    ]
+
+/// The help line of an argument union case (by its name).
+let describe (case: obj) : string =
+    let info, _ = FSharpValue.GetUnionFields(case, case.GetType())
+    match texts.TryGetValue info.Name with
+    | true, text -> text
+    | _ -> failwithf "no --help text for option %s: add it to Usage.fs" info.Name
