@@ -1,0 +1,81 @@
+"""Shared look of every figure: one colour per kind of curve across all figures, greyscale-safe colour maps,
+labelled axes. Import it first in each figure script."""
+import os
+import subprocess
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+# Consistent colours (Okabe-Ito, colour-blind safe) and line styles, so that curves stay distinguishable in
+# greyscale: NLGP solid, clone dashed, theory dotted black.
+NLGP = dict(color="#D55E00", linestyle="-", label="NLGP")
+CLONE = dict(color="#0072B2", linestyle="--", label="Gaussian clone")
+THEORY = dict(color="black", linestyle=":", linewidth=2.0, label="GET theory (ODE)")
+POP_PLUS = "#009E73"   # units that start with bias +b
+POP_MINUS = "#CC79A7"  # units that start with bias -b
+# Sequential maps whose lightness is monotonic (legible in greyscale).
+SEQUENTIAL = "cividis"
+SIGNED = "viridis"
+
+plt.rcParams.update({
+    "figure.dpi": 110,
+    "savefig.dpi": 150,
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "axes.labelsize": 9,
+    "legend.fontsize": 8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+})
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def theory(*args, quiet=True):
+    """Runs the `theory` command line (building it first if needed) and fails loudly if it fails."""
+    cmd = [os.path.join(ROOT, "theory"), *map(str, args)]
+    print("  $ theory " + " ".join(map(str, args)), flush=True)
+    res = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE if quiet else None, stderr=subprocess.PIPE, text=True)
+    if res.returncode != 0:
+        sys.stderr.write(res.stderr)
+        raise SystemExit(f"theory {' '.join(map(str, args))} failed with exit code {res.returncode}")
+    return res.stdout
+
+
+def read_csv(path):
+    """Reads a tidy CSV written by `theory` into a dict of column name -> list (numbers where they parse)."""
+    import csv
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[0], rows[1:]
+    cols = {h: [] for h in header}
+    for r in body:
+        for h, v in zip(header, r):
+            try:
+                cols[h].append(float(v))
+            except ValueError:
+                cols[h].append(v)
+    return cols
+
+
+def save(fig, out_dir, name):
+    """Writes NAME.pdf and NAME.png into out_dir and returns their paths."""
+    os.makedirs(out_dir, exist_ok=True)
+    paths = [os.path.join(out_dir, f"{name}.{ext}") for ext in ("pdf", "png")]
+    for p in paths:
+        fig.savefig(p, bbox_inches="tight")
+    plt.close(fig)
+    return paths
+
+
+def args(description):
+    """Common command line of a figure script: --quick (small, fast), --out DIR, --runs DIR (data cache)."""
+    import argparse
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--quick", action="store_true", help="small sizes and short times (seconds, for CI)")
+    p.add_argument("--out", default=os.path.join(ROOT, "paper-figures", "out"), help="where PDF/PNG go")
+    p.add_argument("--runs", default=os.path.join(ROOT, "runs", "figures"), help="where the data runs go")
+    return p.parse_args()
