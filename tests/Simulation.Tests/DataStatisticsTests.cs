@@ -71,7 +71,7 @@ public class DataStatisticsTests
         var task = new NlgpTask(new DataSpec { Dim = 1, Size = 64, Xi0 = 1, Xi1 = 3, Gain = gain });
         foreach (var kind in new[] { InputKind.Nlgp, InputKind.Gp })
         {
-            var stats = new InputStatistics(task.D, covariance: false);
+            var stats = new InputStatistics(task.D, covariance: false, zeroMean: true);
             var source = task.CreateSource(kind, new Rng(7, 7));
             var x = new double[task.D];
             for (int i = 0; i < 20_000; i++)
@@ -127,6 +127,32 @@ public class DataStatisticsTests
                 m4 += e * e * e * e;
             }
         Assert.Equal(m4 * n * d / (m2 * m2) - 3, stats.ExcessKurtosis, 10);
+    }
+
+    [Fact]
+    public void ZeroMeanModeTakesMomentsAboutZero()
+    {
+        const int d = 3, n = 200;
+        var rng = new Rng(4, 4);
+        var stats = new InputStatistics(d, zeroMean: true);
+        var data = new double[n * d];
+        for (int k = 0; k < n; k++)
+        {
+            for (int i = 0; i < d; i++) data[k * d + i] = 0.5 + rng.NextGaussian();
+            stats.Add(data.AsSpan(k * d, d));
+        }
+        var cov = stats.Covariance();
+        double s2 = 0, s4 = 0;
+        for (int i = 0; i < d; i++)
+            for (int j = 0; j < d; j++)
+            {
+                double c = 0;
+                for (int k = 0; k < n; k++) c += data[k * d + i] * data[k * d + j];
+                Assert.Equal(c / n, cov[i * d + j], 10);
+            }
+        foreach (var v in data) { s2 += v * v; s4 += v * v * v * v; }
+        Assert.Equal(s4 * n * d / (s2 * s2) - 3, stats.ExcessKurtosis, 10);
+        Assert.Equal(s2 / (n * d), stats.MeanVariance, 10);
     }
 
     [Fact]
