@@ -323,4 +323,30 @@ public class DataSamplerTests
             Assert.True(clock.Elapsed.TotalSeconds < 0.5, $"D = {spec.D}: {clock.Elapsed.TotalMilliseconds:F0} ms");
         }
     }
+
+    [Theory]
+    [InlineData(1, 2, 0.5, 1.0, 10.0, 1e-3)]
+    [InlineData(2, 2, 0.5, 1.0, 10.0, 1e-3)]
+    [InlineData(1, 64, 1e-6, 1e6, 1e-8, 0.0)]   // white noise and a constant field, no jitter, almost Gaussian
+    [InlineData(2, 16, 1.0, 3.0, 1e6, 0.0)]     // sign(z) and a non-PSD kernel without jitter
+    [InlineData(1, 1 << 16, 2.0, 50.0, 3.0, 1e-3)]
+    public void EdgeConfigurationsSampleFiniteUnitVarianceImages(int dim, int size, double xi0, double xi1, double gain, double jitter)
+    {
+        var task = new NlgpTask(new DataSpec { Dim = dim, Size = size, Xi0 = xi0, Xi1 = xi1, Gain = gain, Jitter = jitter });
+        var x = new double[task.D];
+        foreach (var kind in new[] { InputKind.Nlgp, InputKind.Gp })
+        {
+            var source = task.CreateSource(kind, new Rng(6, 6));
+            for (int i = 0; i < 20; i++)
+            {
+                source.Next(x);
+                Assert.All(x, v => Assert.True(double.IsFinite(v)));
+            }
+        }
+        for (int a = 0; a < 2; a++)
+        {
+            Assert.InRange(task.PixelVariance(a), 0.99, 1.02);
+            Assert.All(task.Spectrum(a), l => Assert.True(l >= 0));
+        }
+    }
 }
