@@ -130,8 +130,9 @@ public sealed class NlgpTask
             int clipped = 0;
             for (int f = 0; f < d; f++)
                 if (lambda[f] < 0) { lambda[f] = 0; clipped++; }
-            // C+ = IDFT(clipped spectrum) / D: the covariance actually sampled.
-            row = RealInverse(lambda);
+            // C+ = IDFT(clipped spectrum) / D: the covariance actually sampled. Symmetrised, so that C+_ij = C+_ji
+            // holds exactly and not only to round-off.
+            row = Symmetrise(RealInverse(lambda));
             if (min < -RoundOffTolerance(max))
                 Warn($"the latent covariance of class {a} (xi = {Check.Fmt(xi)}) on the {Shape} is not positive " +
                      $"semi-definite: smallest eigenvalue {min:G3} (jitter {Check.Fmt(Spec.Jitter)} included); " +
@@ -333,6 +334,19 @@ public sealed class NlgpTask
         Forward(z, new Complex[ScratchLength]);
         var result = new double[D];
         for (int f = 0; f < D; f++) result[f] = z[f].Real;
+        return result;
+    }
+
+    /// <summary>(r(j) + r(-j)) / 2 with -j the opposite torus displacement.</summary>
+    private double[] Symmetrise(double[] row)
+    {
+        int L = Spec.Size, d = D;
+        var result = new double[d];
+        for (int j = 0; j < d; j++)
+        {
+            int opposite = Spec.Dim == 1 ? (L - j) % L : (L - j / L) % L * L + (L - j % L) % L;
+            result[j] = 0.5 * (row[j] + row[opposite]);
+        }
         return result;
     }
 
