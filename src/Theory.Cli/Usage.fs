@@ -37,8 +37,8 @@ let private texts =
         "Snapshots", "number of log-spaced weight snapshots (the final weights are always saved). Default 10."
         "Seeds", "number of independent seeds SEED, SEED+1, ... run in parallel across cores. Default 1."
         // sample
-        "Count", "number of images per class and input kind. Default 16."
-        "Stats_Samples", "samples per class and input kind used for the statistics in stats.csv. Default 20000."
+        "Count", "images per class and input kind written to samples.csv (1..1000000). Default 16."
+        "Stats_Samples", "fresh images per class and input kind measured for stats.csv (0 = no statistics). Default 20000."
     ]
 
 /// The help line of an argument union case (by its name).

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Numerics;
+using System.Numerics.Tensors;
 using Theory.Interop;
 
 namespace Theory.Simulation.Data;
@@ -9,6 +11,7 @@ namespace Theory.Simulation.Data;
 /// </summary>
 public interface ISampleSource
 {
+    /// <summary>Input dimension D (pixels per image).</summary>
     int D { get; }
 
     /// <summary>Draws the class a (probability 1/2 each) and an image of that class into <paramref name="x"/>; returns a.
@@ -17,150 +20,361 @@ public interface ISampleSource
 
     /// <summary>Draws an image of the given class into <paramref name="x"/>.</summary>
     void NextOfClass(int a, Span<double> x);
+
+    /// <summary>
+    /// Draws <c>classes.Length</c> labelled images into <paramref name="xs"/> (row-major, count x D) and their classes
+    /// into <paramref name="classes"/>. Exactly the same images, classes and random stream as that many
+    /// <see cref="Next"/> calls, so batch sizes never change results; no allocation.
+    /// </summary>
+    void NextBatch(Span<double> xs, Span<int> classes)
+    {
+        int d = D;
+        if (xs.Length < (long)classes.Length * d)
+            throw new ArgumentException($"xs holds {xs.Length} values, {classes.Length} images need {(long)classes.Length * d}", nameof(xs));
+        for (int i = 0; i < classes.Length; i++) classes[i] = Next(xs.Slice(i * d, d));
+    }
 }
 
 /// <summary>
-/// The two-class NLGP task of a <see cref="DataSpec"/>: exact covariances, spectra (periodic boundaries), and
+/// The two-class NLGP task of a <see cref="DataSpec"/> (SCIENCE.md section 1): exact covariances, spectra, and
 /// per-thread samplers for NLGP images and their Gaussian clone. Immutable and thread-safe once built.
-/// <para>This reference implementation factorises each covariance once (dense, O(D^2) per sample); the fast
-/// O(D log D) Fourier sampler replaces <see cref="CreateSource"/> behind the same contract.</para>
+/// <para><b>Periodic boundaries</b> (the default): every covariance is circulant (block-circulant in 2D), fully
+/// described by its first row (the kernel as an image) and diagonalised by the DFT. Construction costs a few FFTs
+/// (milliseconds even at D = 10^5); sampling is O(D log D) per image (<see cref="CreateSource"/>); dense D x D
+/// matrices are built only when asked for.</para>
+/// <para><b>Positive semi-definiteness and what "exact" means.</b> The periodised Gaussian kernel is not PSD when xi
+/// is a sizeable fraction of L (20 x 20 torus, xi = 4: smallest eigenvalue about -0.009 after the jitter). Its
+/// negative eigenvalues are clipped to 0 and a warning with the smallest value is added to <see cref="Warnings"/>.
+/// From then on the latent covariance of the task IS the clipped matrix C+ (its first row is the inverse DFT of the
+/// clipped spectrum): <see cref="LatentCovariance"/> returns C+, NLGP images are erf of N(0, C+) fields, and the
+/// exact input covariance is <c>S = (2/pi)/gamma asin(g^2 C+_ij / (1 + g^2 C+_ii))</c> (<see cref="Nlgp.Covariance"/>),
+/// which is PSD (the arcsine series of a PSD matrix), so the Gaussian clone needs no further clipping. Every
+/// "exact" quantity is therefore the covariance of what is actually sampled. Without clipping C+ = C.</para>
+/// <para><b>Open boundaries</b>: dense matrices, computed once; the latent (NLGP) factor is a Cholesky factor
+/// (falling back to a clipped eigendecomposition with a warning); the clone's factor is built the first time a
+/// clone source is created.</para>
 /// </summary>
 public sealed class NlgpTask
 {
-    private readonly double[][] _latent = new double[2][];   // latent covariance C_a (D x D, with jitter)
-    private readonly double[][] _inputs = new double[2][];   // exact input covariance S_a
-    private readonly double[][] _latentFactor = new double[2][]; // F with F F^T = C_a (after clipping)
-    private readonly double[][] _inputFactor = new double[2][];  // F with F F^T = S_a (after clipping)
     private readonly List<string> _warnings = new();
+
+    // Periodic: first rows (kernels) after clipping, and eigenvalues in DFT order (clipped, >= 0).
+    private readonly double[][] _latentRow = new double[2][];
+    private readonly double[][] _inputRow = new double[2][];
+    private readonly double[][] _latentSpectrum = new double[2][];
+    private readonly double[][] _inputSpectrum = new double[2][];
+    private readonly double[] _smallestLatentEigenvalue = new double[2];
+    private readonly Fft? _fft;
+    private readonly Fft2D? _fft2;
+
+    // Dense matrices (periodic: built on demand from the rows; open: built in the constructor).
+    private readonly Lazy<double[]>[] _latentDense = new Lazy<double[]>[2];
+    private readonly Lazy<double[]>[] _inputDense = new Lazy<double[]>[2];
+    private readonly Lazy<DenseFactor>[] _latentFactor = new Lazy<DenseFactor>[2];
+    private readonly Lazy<DenseFactor>[] _inputFactor = new Lazy<DenseFactor>[2];
+
+    /// <summary>Largest D for which dense D x D matrices are built on request (8 GiB for the two of one class).</summary>
+    public const int MaxDenseD = 16384;
 
     public NlgpTask(DataSpec spec)
     {
         Spec = spec.Validate();
         Geometry = new ImageGeometry(spec);
-        int d = D;
-        for (int a = 0; a < 2; a++)
+        if (IsPeriodic)
         {
-            double xi = spec.Xi(a);
-            var c = new double[d * d];
-            for (int i = 0; i < d; i++)
-                for (int j = 0; j < d; j++)
-                    c[i * d + j] = Math.Exp(-Geometry.Distance2(i, j) / (xi * xi)) + (i == j ? spec.Jitter : 0.0);
-            _latent[a] = c;
-            _latentFactor[a] = SymmetricFactor(c, d, $"latent covariance of class {a} (xi = {xi})");
-            var s = new double[d * d];
-            for (int i = 0; i < d; i++)
-                for (int j = 0; j < d; j++)
-                    s[i * d + j] = Nlgp.Covariance(spec.Gain, c[i * d + j], c[i * d + i], c[j * d + j]);
-            _inputs[a] = s;
-            _inputFactor[a] = SymmetricFactor(s, d, $"input covariance of class {a} (xi = {xi})");
+            if (spec.Dim == 1) _fft = new Fft(spec.Size);
+            else _fft2 = new Fft2D(spec.Size, spec.Size);
+            for (int a = 0; a < 2; a++) BuildPeriodic(a);
+        }
+        else
+        {
+            for (int a = 0; a < 2; a++) BuildOpen(a);
         }
     }
 
     public DataSpec Spec { get; }
     public ImageGeometry Geometry { get; }
     public int D => Spec.D;
+    public bool IsPeriodic => Spec.Boundary == Boundary.Periodic;
 
     /// <summary>Warnings raised while building (for example a covariance that was not positive semi-definite and was
-    /// clipped); the CLI prints each once.</summary>
-    public IReadOnlyList<string> Warnings => _warnings;
+    /// clipped), each once; the CLI prints them. With open boundaries the clone's factor may add one when the first
+    /// clone source is created.</summary>
+    public IReadOnlyList<string> Warnings
+    {
+        get { lock (_warnings) return _warnings.ToArray(); }
+    }
 
-    /// <summary>Exact covariance of the inputs of class a, D x D row-major. The NLGP and its Gaussian clone share it.</summary>
-    public ReadOnlySpan<double> InputCovariance(int a) => _inputs[a];
+    private void Warn(string message)
+    {
+        lock (_warnings)
+            if (!_warnings.Contains(message)) _warnings.Add(message);
+    }
 
-    /// <summary>Latent covariance C_a (with jitter), D x D row-major.</summary>
-    public ReadOnlySpan<double> LatentCovariance(int a) => _latent[a];
+    // ------------------------------------------------------------------------------------------------------------
+    // Construction
+
+    private void BuildPeriodic(int a)
+    {
+        int d = D;
+        double xi = Spec.Xi(a);
+        // C_0j = exp(-d_0j^2 / xi^2) (+ jitter at j = 0): the first row of the circulant latent covariance.
+        var row = new double[d];
+        for (int j = 0; j < d; j++) row[j] = Math.Exp(-Geometry.Distance2(0, j) / (xi * xi));
+        row[0] += Spec.Jitter;
+        var lambda = RealSpectrum(row);
+        double min = lambda.Min(), max = lambda.Max();
+        _smallestLatentEigenvalue[a] = min;
+        if (min < 0)
+        {
+            int clipped = 0;
+            for (int f = 0; f < d; f++)
+                if (lambda[f] < 0) { lambda[f] = 0; clipped++; }
+            // C+ = IDFT(clipped spectrum) / D: the covariance actually sampled. Symmetrised, so that C+_ij = C+_ji
+            // holds exactly and not only to round-off.
+            row = Symmetrise(RealInverse(lambda));
+            if (min < -RoundOffTolerance(max))
+                Warn($"the latent covariance of class {a} (xi = {Check.Fmt(xi)}) on the {Shape} is not positive " +
+                     $"semi-definite: smallest eigenvalue {min:G3} (jitter {Check.Fmt(Spec.Jitter)} included); " +
+                     $"{clipped} of {d} eigenvalues clipped to 0, and samples and exact covariances are those of the clipped matrix");
+        }
+        _latentRow[a] = row;
+        _latentSpectrum[a] = lambda;
+        // S_0j from C+ (circulant: every diagonal entry equals row[0]).
+        var s = new double[d];
+        for (int j = 0; j < d; j++) s[j] = Nlgp.Covariance(Spec.Gain, row[j], row[0], row[0]);
+        _inputRow[a] = s;
+        var mu = RealSpectrum(s);
+        double minMu = mu.Min();
+        if (minMu < -RoundOffTolerance(mu.Max()))
+            Warn($"the input covariance of class {a} has eigenvalue {minMu:G3} < 0; clipped to 0");
+        for (int f = 0; f < d; f++) mu[f] = Math.Max(mu[f], 0);
+        _inputSpectrum[a] = mu;
+
+        int cls = a;
+        _latentDense[a] = new(() => Circulant(_latentRow[cls]));
+        _inputDense[a] = new(() => Circulant(_inputRow[cls]));
+        _latentFactor[a] = new(() => DenseFactor.Of(_latentDense[cls].Value, d, null));
+        _inputFactor[a] = new(() => DenseFactor.Of(_inputDense[cls].Value, d, null));
+    }
+
+    private void BuildOpen(int a)
+    {
+        int d = D;
+        double xi = Spec.Xi(a);
+        var c = new double[d * d];
+        for (int i = 0; i < d; i++)
+            for (int j = 0; j < d; j++)
+                c[i * d + j] = Math.Exp(-Geometry.Distance2(i, j) / (xi * xi)) + (i == j ? Spec.Jitter : 0.0);
+        // The Gaussian kernel is positive definite on any point set, so the Cholesky factor normally exists; if
+        // rounding defeats it (tiny jitter), the clipped eigendecomposition replaces C by C+.
+        var latent = DenseFactor.Of(c, d, $"latent covariance of class {a} (xi = {Check.Fmt(xi)}, open boundaries)");
+        if (latent.Warning is { } w) Warn(w);
+        var effective = latent.Clipped ?? c;
+        var s = new double[d * d];
+        for (int i = 0; i < d; i++)
+            for (int j = 0; j < d; j++)
+                s[i * d + j] = Nlgp.Covariance(Spec.Gain, effective[i * d + j], effective[i * d + i], effective[j * d + j]);
+        _latentDense[a] = new(effective);
+        _inputDense[a] = new(s);
+        _latentFactor[a] = new(latent);
+        int cls = a;
+        _inputFactor[a] = new(() =>
+        {
+            var f = DenseFactor.Of(s, d, $"input covariance of class {cls} (open boundaries)");
+            if (f.Warning is { } msg) Warn(msg);
+            return f;
+        });
+    }
+
+    private string Shape => Spec.Dim == 1 ? $"ring of {Spec.Size} pixels" : $"{Spec.Size} x {Spec.Size} torus";
+
+    /// <summary>Eigenvalues below -tolerance are reported; above it they are FFT round-off of a PSD matrix.</summary>
+    private static double RoundOffTolerance(double largest) => 1e-10 * Math.Max(largest, 1e-300);
+
+    private double[] Circulant(double[] row)
+    {
+        int d = D;
+        if (d > MaxDenseD)
+            throw new InvalidOperationException($"a dense {d} x {d} covariance is too large (D <= {MaxDenseD}); use ApplyInputCovariance or the spectra");
+        var m = new double[(long)d * d];
+        int L = Spec.Size;
+        for (int i = 0; i < d; i++)
+            for (int j = 0; j < d; j++)
+            {
+                int shift = Spec.Dim == 1
+                    ? (j - i + L) % L
+                    : (j / L - i / L + L) % L * L + (j % L - i % L + L) % L;
+                m[(long)i * d + j] = row[shift];
+            }
+        return m;
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
+    // Covariances and spectra
+
+    /// <summary>Exact covariance of the inputs of class a, D x D row-major (built on first use with periodic
+    /// boundaries). The NLGP and its Gaussian clone share it. It is the covariance of what is sampled (see the class
+    /// remarks on clipping).</summary>
+    public ReadOnlySpan<double> InputCovariance(int a) => _inputDense[CheckClass(a)].Value;
+
+    /// <summary>Latent covariance C_a (with jitter; the clipped C+ if C was not PSD), D x D row-major.</summary>
+    public ReadOnlySpan<double> LatentCovariance(int a) => _latentDense[CheckClass(a)].Value;
+
+    /// <summary>The first row of the input covariance, <c>S_a(0, j)</c>: with periodic boundaries, the whole matrix as
+    /// an image (<c>S_ij</c> depends on the torus displacement from i to j only). O(D), no dense matrix.</summary>
+    public ReadOnlySpan<double> InputCovarianceRow(int a) =>
+        IsPeriodic ? _inputRow[CheckClass(a)] : InputCovariance(a)[..D];
+
+    /// <summary>The first row of the latent covariance (see <see cref="InputCovarianceRow"/>).</summary>
+    public ReadOnlySpan<double> LatentCovarianceRow(int a) =>
+        IsPeriodic ? _latentRow[CheckClass(a)] : LatentCovariance(a)[..D];
+
+    /// <summary>Exact variance of one pixel of class a (the diagonal of S_a; 1 up to the jitter).</summary>
+    public double PixelVariance(int a) => InputCovarianceRow(a)[0];
 
     /// <summary>
     /// Eigenvalues of the input covariance of class a (periodic boundaries only), in the order of the unnormalised
-    /// DFT of <see cref="Dft"/>: index f (1D) or kx * L + ky (2D). They are the DFT of the covariance's first row.
+    /// DFT of <see cref="Dft"/>: index f (1D) or kx * L + ky (2D). They are the DFT of the covariance's first row,
+    /// all >= 0 (round-off below zero clipped). A fresh copy.
     /// </summary>
-    public double[] Spectrum(int a)
-    {
-        if (Geometry.Boundary != Boundary.Periodic)
-            throw new InvalidOperationException("spectra exist for periodic boundaries only");
-        var row = _inputs[a].AsSpan(0, D).ToArray();
-        var spec = new Complex[D];
-        Dft(row, spec);
-        var result = new double[D];
-        for (int f = 0; f < D; f++) result[f] = spec[f].Real;
-        return result;
-    }
+    public double[] Spectrum(int a) => (double[])PeriodicOnly(_inputSpectrum)[CheckClass(a)].Clone();
+
+    /// <summary>Eigenvalues of the latent covariance C+ (after clipping, so >= 0), in DFT order. A fresh copy.</summary>
+    public double[] LatentSpectrum(int a) => (double[])PeriodicOnly(_latentSpectrum)[CheckClass(a)].Clone();
+
+    /// <summary>Smallest eigenvalue of the latent covariance before clipping (negative when it was not PSD).</summary>
+    public double SmallestLatentEigenvalue(int a) => PeriodicOnly(_smallestLatentEigenvalue)[CheckClass(a)];
+
+    private T PeriodicOnly<T>(T value) =>
+        IsPeriodic ? value : throw new InvalidOperationException("spectra exist for periodic boundaries only");
+
+    private static int CheckClass(int a) =>
+        a is 0 or 1 ? a : throw new ArgumentOutOfRangeException(nameof(a), a, "class must be 0 or 1");
 
     /// <summary>
-    /// Unnormalised DFT of an image (1D, or 2D row-major): <c>X(f) = sum_i x_i exp(-2 pi i f.i / L)</c>.
-    /// Parseval: <c>sum_f |X(f)|^2 = D sum_i x_i^2</c>.
+    /// <c>result = S_a w</c> (the input covariance of class a applied to a vector), for order parameters
+    /// <c>Q^a = W S_a W^T / D</c>. Periodic: O(D log D) through the spectrum; open: dense. Thread-safe, no
+    /// allocation in steady state. <paramref name="result"/> may be <paramref name="w"/>.
     /// </summary>
-    public void Dft(ReadOnlySpan<double> x, Span<Complex> result)
+    public void ApplyInputCovariance(int a, ReadOnlySpan<double> w, Span<double> result)
     {
-        int L = Spec.Size;
-        if (Spec.Dim == 1)
+        int d = D;
+        if (w.Length != d || result.Length < d) throw new ArgumentException($"vectors must have D = {d} entries");
+        CheckClass(a);
+        if (!IsPeriodic)
         {
-            for (int f = 0; f < L; f++)
+            var s = _inputDense[a].Value.AsSpan();
+            if (w.Overlaps(result))
             {
-                Complex s = 0;
-                for (int i = 0; i < L; i++) s += x[i] * Complex.FromPolarCoordinates(1, -2 * Math.PI * ((long)f * i % L) / L);
-                result[f] = s;
+                var copy = ArrayPool<double>.Shared.Rent(d);
+                try
+                {
+                    w.CopyTo(copy);
+                    for (int i = 0; i < d; i++) result[i] = TensorPrimitives.Dot(s.Slice(i * d, d), copy.AsSpan(0, d));
+                }
+                finally { ArrayPool<double>.Shared.Return(copy); }
+            }
+            else
+            {
+                for (int i = 0; i < d; i++) result[i] = TensorPrimitives.Dot(s.Slice(i * d, d), w);
             }
             return;
         }
-        for (int kx = 0; kx < L; kx++)
-            for (int ky = 0; ky < L; ky++)
-            {
-                Complex s = 0;
-                for (int i = 0; i < L; i++)
-                    for (int j = 0; j < L; j++)
-                        s += x[i * L + j] * Complex.FromPolarCoordinates(1, -2 * Math.PI * ((kx * i + ky * j) % L) / L);
-                result[kx * L + ky] = s;
-            }
-    }
-
-    /// <summary>A sampler for one thread, drawing NLGP images or their Gaussian clone from <paramref name="rng"/>.</summary>
-    public ISampleSource CreateSource(InputKind kind, Rng rng) => new DenseSource(this, kind, rng);
-
-    private double[] SymmetricFactor(double[] m, int d, string what)
-    {
-        var mat = MathNet.Numerics.LinearAlgebra.Matrix<double>.Build.Dense(d, d, (i, j) => m[i * d + j]);
-        var evd = mat.Evd(MathNet.Numerics.LinearAlgebra.Symmetricity.Symmetric);
-        double min = double.PositiveInfinity;
-        for (int i = 0; i < d; i++) min = Math.Min(min, evd.EigenValues[i].Real);
-        if (min < 0)
-            _warnings.Add($"{what} is not positive semi-definite (smallest eigenvalue {min:G3}); negative eigenvalues clipped to 0");
-        var f = new double[d * d];
-        for (int i = 0; i < d; i++)
-            for (int k = 0; k < d; k++)
-                f[i * d + k] = evd.EigenVectors[i, k] * Math.Sqrt(Math.Max(0, evd.EigenValues[k].Real));
-        return f;
-    }
-
-    private sealed class DenseSource(NlgpTask task, InputKind kind, Rng rng) : ISampleSource
-    {
-        private readonly double[] _z = new double[task.D];
-        private readonly double _gain = task.Spec.Gain;
-        private readonly double _scale = task.Spec.Gain == 0 ? 1.0 : 1.0 / Math.Sqrt(Nlgp.Gamma(task.Spec.Gain));
-
-        public int D => task.D;
-
-        public int Next(Span<double> x)
+        var buffer = ArrayPool<Complex>.Shared.Rent(d + ScratchLength);
+        try
         {
-            int a = rng.NextBool() ? 1 : 0;
-            NextOfClass(a, x);
-            return a;
+            var z = buffer.AsSpan(0, d);
+            var scratch = buffer.AsSpan(d, ScratchLength);
+            for (int i = 0; i < d; i++) z[i] = new Complex(w[i], 0);
+            Forward(z, scratch);
+            // S = F^-1 diag(mu) F with the unnormalised F: S w = IDFT(mu DFT(w)) / D.
+            var mu = _inputSpectrum[a];
+            for (int f = 0; f < d; f++) z[f] *= mu[f];
+            Fft.Conjugate(z);
+            Forward(z, scratch);
+            double inv = 1.0 / d;
+            for (int i = 0; i < d; i++) result[i] = z[i].Real * inv;
         }
-
-        public void NextOfClass(int a, Span<double> x)
+        finally
         {
-            int d = task.D;
-            rng.FillGaussian(_z);
-            var f = kind == InputKind.Nlgp ? task._latentFactor[a] : task._inputFactor[a];
-            for (int i = 0; i < d; i++)
-            {
-                double s = 0;
-                for (int k = 0; k < d; k++) s += f[i * d + k] * _z[k];
-                x[i] = s;
-            }
-            if (kind == InputKind.Nlgp && _gain != 0)
-                for (int i = 0; i < d; i++)
-                    x[i] = MathNet.Numerics.SpecialFunctions.Erf(_gain * x[i] / Math.Sqrt(2)) * _scale;
+            ArrayPool<Complex>.Shared.Return(buffer);
         }
     }
+
+    /// <summary>
+    /// Unnormalised DFT of an image (1D, or 2D row-major): <c>X(f) = sum_i x_i exp(-2 pi i f.i / L)</c>, by FFT.
+    /// Parseval: <c>sum_f |X(f)|^2 = D sum_i x_i^2</c>. Thread-safe.
+    /// </summary>
+    public void Dft(ReadOnlySpan<double> x, Span<Complex> result)
+    {
+        int d = Spec.D;
+        if (x.Length != d || result.Length < d) throw new ArgumentException($"vectors must have D = {d} entries");
+        for (int i = 0; i < d; i++) result[i] = new Complex(x[i], 0);
+        var scratch = ArrayPool<Complex>.Shared.Rent(ScratchLength);
+        try { Forward(result[..d], scratch); }
+        finally { ArrayPool<Complex>.Shared.Return(scratch); }
+    }
+
+    /// <summary>Complex scratch length of the task's transform (1D or 2D).</summary>
+    internal int ScratchLength => _fft?.ScratchLength() ?? _fft2?.ScratchLength ?? 0;
+
+    /// <summary>Forward unnormalised DFT of an image in place (1D or 2D).</summary>
+    internal void Forward(Span<Complex> z, Span<Complex> scratch)
+    {
+        if (_fft is { } f) f.Forward(z, 1, scratch);
+        else if (_fft2 is { } f2) f2.Forward(z, scratch);
+        else throw new InvalidOperationException("Fourier transforms are set up for periodic boundaries only");
+    }
+
+    private double[] RealSpectrum(double[] row)
+    {
+        var z = new Complex[D];
+        for (int i = 0; i < z.Length; i++) z[i] = new Complex(row[i], 0);
+        Forward(z, new Complex[ScratchLength]);
+        var result = new double[D];
+        for (int f = 0; f < D; f++) result[f] = z[f].Real;
+        return result;
+    }
+
+    /// <summary>(r(j) + r(-j)) / 2 with -j the opposite torus displacement.</summary>
+    private double[] Symmetrise(double[] row)
+    {
+        int L = Spec.Size, d = D;
+        var result = new double[d];
+        for (int j = 0; j < d; j++)
+        {
+            int opposite = Spec.Dim == 1 ? (L - j) % L : (L - j / L) % L * L + (L - j % L) % L;
+            result[j] = 0.5 * (row[j] + row[opposite]);
+        }
+        return result;
+    }
+
+    private double[] RealInverse(double[] spectrum)
+    {
+        var z = new Complex[D];
+        for (int i = 0; i < z.Length; i++) z[i] = new Complex(spectrum[i], 0);
+        Fft.Conjugate(z);
+        Forward(z, new Complex[ScratchLength]);
+        var result = new double[D];
+        for (int i = 0; i < D; i++) result[i] = z[i].Real / D;
+        return result;
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
+    // Samplers
+
+    /// <summary>A sampler for one thread, drawing NLGP images or their Gaussian clone from <paramref name="rng"/>:
+    /// the O(D log D) Fourier sampler with periodic boundaries, the dense factor with open boundaries.</summary>
+    public ISampleSource CreateSource(InputKind kind, Rng rng) =>
+        IsPeriodic ? new FourierSource(this, kind, rng) : CreateDenseSource(kind, rng);
+
+    /// <summary>The dense reference sampler (x = F xi with F F^T the covariance, O(D^2) per image), for any
+    /// boundary: the baseline the Fourier sampler is tested and benchmarked against.</summary>
+    public ISampleSource CreateDenseSource(InputKind kind, Rng rng) =>
+        new DenseSource(this, kind, kind == InputKind.Nlgp ? _latentFactor[0].Value : _inputFactor[0].Value,
+            kind == InputKind.Nlgp ? _latentFactor[1].Value : _inputFactor[1].Value, rng);
+
+    internal double[] LatentSpectrumUnsafe(int a) => _latentSpectrum[a];
+    internal double[] InputSpectrumUnsafe(int a) => _inputSpectrum[a];
 }
