@@ -3,7 +3,7 @@ using Theory.Simulation.Data;
 
 namespace Theory.Bench;
 
-/// <summary>Normal deviates: our xoshiro256** polar method against System.Random + Box-Muller.</summary>
+/// <summary>Normal deviates: our xoshiro256** ziggurat against System.Random + Box-Muller.</summary>
 [MemoryDiagnoser]
 public class RngBench
 {
@@ -20,7 +20,7 @@ public class RngBench
     }
 
     [Benchmark]
-    public double XoshiroPolar()
+    public double XoshiroZiggurat()
     {
         _rng.FillGaussian(_buffer);
         return _buffer[0];
