@@ -37,6 +37,9 @@ type IterationMatrix(n: int, blockSizes: int[], analytic: JacobianFunction optio
     let mutable luIm: float[] = null
     let mutable pivC: int[] = null
 
+    /// The largest block (n when dense).
+    member _.MaxBlock = maxBlock
+
     /// Right-hand-side evaluations one Jacobian costs.
     member _.EvaluationsPerJacobian = match analytic with Some _ -> 0 | None -> maxBlock
 

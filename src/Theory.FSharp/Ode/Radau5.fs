@@ -107,8 +107,6 @@ let private Nit = 7
 let private safe = 0.9
 let private facl = 5.0 // hnew / h >= 1/5
 let private facr = 1.0 / 8.0 // hnew / h <= 8
-let private quot1 = 1.0 // keep h (and the LU) when hnew / h is in [quot1, quot2]
-let private quot2 = 1.2
 
 /// Radau IIA 5 from (t0, y0) towards tEnd; `h0` = 0 lets it choose the first step.
 type Radau5Stepper(options: Options, f: Rhs, analytic: JacobianFunction option, t0: float, y0: float[], tEnd: float,
@@ -146,6 +144,9 @@ type Radau5Stepper(options: Options, f: Rhs, analytic: JacobianFunction option, 
     // Jacobian reuse threshold (RADAU5's THET): reuse after a step whose Newton contraction was below it;
     // Hairer advises 0.1 when a Jacobian is costly.
     let thet = if matrix.EvaluationsPerJacobian >= 20 then 0.1 else 0.001
+    // Keep h (and the LU) while hnew / h stays in [quot1, quot2]: RADAU5's defaults [1, 1.2], and Hairer's
+    // advice [0.99, 2] for large full systems, where one real and one complex LU cost seconds (n = 3,000).
+    let quot1, quot2 = if matrix.MaxBlock >= 200 then 0.99, 2.0 else 1.0, 1.2
     let y = Array.copy y0
     let f0 = Array.zeroCreate<float> n
     let z1 = Array.zeroCreate<float> n
