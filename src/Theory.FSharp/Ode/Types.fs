@@ -79,8 +79,9 @@ type Crossing =
     | Falling
 
 /// A stop condition (event): the integration stops where `Function t y` crosses zero in the given direction.
-/// The crossing is located on the dense output (to about 1e-12 relative in t) and the stop point is the last
-/// output point.
+/// The crossing is located on the dense output (to rounding in t) and the stop point is the last output point.
+/// `Function` is called with a solver buffer for y: it must neither modify nor keep it. A zero at t0 does not
+/// stop the run.
 type StopCondition =
     { Function: float -> float[] -> float
       Direction: Crossing }
