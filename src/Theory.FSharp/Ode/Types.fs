@@ -4,14 +4,33 @@ namespace Theory.Ode
 /// It must not keep references to `y` or `dydt`.
 type Rhs = float -> float[] -> float[] -> unit
 
+/// An analytic Jacobian: called as `jac t y J`, it writes df_i/dy_j into `J[i, j]` (every entry).
+type JacobianFunction = float -> float[] -> float[,] -> unit
+
 /// Which integrator `Solver.solve` uses.
 type Method =
     /// Explicit Dormand-Prince 5(4) (Hairer's DOPRI5): the default for non-stiff problems.
     | Dopri5
-    /// Implicit/linearly implicit method for stiff problems (finite-difference or user Jacobian).
+    /// Radau IIA of order 5 (Hairer's RADAU5): implicit, L-stable, for stiff problems. Two LU factorisations
+    /// (one real, one complex) per change of step size; the Jacobian is reused while the Newton iteration
+    /// converges fast.
     | Stiff
-    /// Starts with Dopri5 and switches to Stiff when stiffness is detected.
+    /// Starts with Dopri5 and switches to Stiff (for the rest of the run) when stiffness is detected.
     | Auto
+    /// Variable-order (1-5) BDF (NDF) with a simplified Newton iteration: more steps than Stiff, but one real
+    /// LU per change of step size and about two evaluations per step, so the cheapest per step when a large
+    /// dense Jacobian makes factorisations dominate.
+    | Bdf
+
+/// How the stiff solver obtains the Jacobian when no analytic one is given.
+type JacobianMode =
+    /// Forward differences on the full matrix: n right-hand-side evaluations per Jacobian, a dense LU.
+    | DenseFiniteDifference
+    /// Forward differences on diagonal blocks of the given sizes (summing to n), coupling between blocks
+    /// ignored: max(block size) evaluations per Jacobian (one column of every block is perturbed at once) and
+    /// one small LU per block. The Newton iteration only needs an approximate Jacobian, so this is exact in
+    /// the result and cheap when the stiff couplings live inside the blocks (per-mode densities).
+    | BlockDiagonal of blockSizes: int[]
 
 /// Integrator settings; use `Options.defaults` and `{ Options.defaults with ... }`.
 type Options =
@@ -27,9 +46,17 @@ type Options =
       MinStep: float
       /// Largest number of steps (accepted + rejected) before the solver gives up.
       MaxSteps: int
-      Method: Method }
+      Method: Method
+      /// Dopri5 tests for stiffness every this many accepted steps (and then at every step while the test
+      /// keeps firing), as DOPRI5's NSTIFF; 0 turns the test off. Auto tests at every step.
+      StiffnessTestInterval: int
+      /// Jacobian of the stiff solver when the problem gives no analytic one.
+      Jacobian: JacobianMode
+      /// Highest order of the Bdf method (1..5).
+      MaxOrder: int }
 
 module Options =
+    /// rtol = atol = 1e-6, Hairer's initial step, no step limit, at most 1,000,000 steps, Dopri5.
     let defaults =
         { RelTol = 1e-6
           AbsTol = 1e-6
@@ -37,11 +64,43 @@ module Options =
           MaxStep = infinity
           MinStep = 1e-14
           MaxSteps = 1_000_000
-          Method = Dopri5 }
+          Method = Dopri5
+          StiffnessTestInterval = 1000
+          Jacobian = DenseFiniteDifference
+          MaxOrder = 5 }
+
+/// Which way a stop-condition function must cross zero to stop the integration.
+type Crossing =
+    /// Any sign change.
+    | Either
+    /// From negative to positive.
+    | Rising
+    /// From positive to negative.
+    | Falling
+
+/// A stop condition (event): the integration stops where `Function t y` crosses zero in the given direction.
+/// The crossing is located on the dense output (to rounding in t) and the stop point is the last output point.
+/// `Function` is called with a solver buffer for y: it must neither modify nor keep it. A zero at t0 does not
+/// stop the run.
+type StopCondition =
+    { Function: float -> float[] -> float
+      Direction: Crossing }
+
+/// The initial-value problem beyond its right-hand side.
+type Problem =
+    { Rhs: Rhs
+      /// Analytic Jacobian for the stiff solver; None = finite differences (see `Options.Jacobian`).
+      Jacobian: JacobianFunction option
+      /// Optional stop condition.
+      Stop: StopCondition option }
+
+module Problem =
+    /// A problem with only a right-hand side.
+    let ofRhs (rhs: Rhs) = { Rhs = rhs; Jacobian = None; Stop = None }
 
 /// Work counters of one integration.
 type Stats =
-    { /// Right-hand-side evaluations (a finite-difference Jacobian counts as n evaluations).
+    { /// Right-hand-side evaluations (a finite-difference Jacobian counts as the evaluations it makes).
       Evaluations: int
       Accepted: int
       Rejected: int
@@ -66,3 +125,13 @@ type Solution =
       Outcome: Outcome
       /// Set when stiffness was detected (the text says where and what to do).
       Warnings: string list }
+
+/// One accepted point of the lazy solution stream.
+type SolutionPoint =
+    { T: float
+      /// A copy of the state at T.
+      Y: float[] }
+
+/// Raised by the lazy stream `Solver.points` when the solver gives up; the points already yielded stand.
+exception OdeFailedException of message: string * time: float with
+    override this.Message = this.message
