@@ -4,6 +4,7 @@
 module Theory.Gaussian.Erf
 
 open System
+open System.Runtime.CompilerServices
 
 [<Literal>]
 let private TwoOverPi = 0.63661977236758134308
@@ -11,8 +12,8 @@ let private TwoOverPi = 0.63661977236758134308
 [<Literal>]
 let private FourOverPi2 = 0.40528473456935108578
 
-/// g(x) = erf(x / sqrt 2).
-let g (x: float) = MathNet.Numerics.SpecialFunctions.Erf(x * 0.70710678118654752440)
+/// g(x) = erf(x / sqrt 2) = 2 Phi(x) - 1 (absolute accuracy ~1e-16).
+let g (x: float) = if x >= 0.0 then 1.0 - 2.0 * Normal.cdf -x else 2.0 * Normal.cdf x - 1.0
 
 /// g'(x) = sqrt(2/pi) exp(-x^2/2).
 let gPrime (x: float) = Normal.Sqrt2OverPi * exp (-0.5 * x * x)
@@ -70,6 +71,7 @@ let meanGG (m1: float) (m2: float) (c11: float) (c12: float) (c22: float) (same:
 /// exp(-mu_S^T (A^-1 + C_SS)^-1 mu_S / 2). Cases: k = l with weight 1 (one g' factor: A = [1]), k = l with
 /// weight 2 (g'(x_k)^2: A = [2]), k <> l (g'(x_k) g'(x_l): A = I_2).
 ///   C' = C - C_:S (A^-1 + C_SS)^-1 C_S:,   mu' = mu - C_:S (A^-1 + C_SS)^-1 mu_S.
+[<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
 let tilt (n: int) (mean: float[]) (cov: float[]) (k: int) (l: int) (weight: float) (meanOut: float[]) (covOut: float[]) =
     if k = l then
         // (A^-1 + C_kk)^-1 = w / (1 + w C_kk).

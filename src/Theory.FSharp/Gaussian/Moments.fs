@@ -1,6 +1,7 @@
 namespace Theory.Gaussian
 
 open System
+open System.Runtime.CompilerServices
 
 /// A hidden-unit activation (SCIENCE.md section 2).
 type ActivationFunction =
@@ -127,24 +128,50 @@ type ErfExpectations(n: int, k: int) =
     let j: float[] = Array.zeroCreate (k * n) // E[g'_k g'_j]
     let egg: float[] = Array.zeroCreate (n * n)
 
-    /// E[Delta^2] = c^2 + 2c sum a_i E[g_i] + sum_ij a_i a_j E[g_i g_j] under N(mean, cov), with E[g g] by Phi2.
+    let hArg: float[] = Array.zeroCreate n // h_i = mu_i / sqrt(1 + C_ii), clamped
+    let pArg: float[] = Array.zeroCreate n // Phi(h_i)
+    let sArg: float[] = Array.zeroCreate n // sqrt(1 + C_ii)
+    let batch = Normal.BivariateBatch(n * (n + 1) / 2)
+
+    /// E[Delta^2] = c^2 + 2c sum a_i E[g_i] + sum_ij a_i a_j E[g_i g_j] under N(mean, cov), with
+    /// E[g_i] = 2 Phi(h_i) - 1 and E[g_i g_j] = 4 Phi2(h_i, h_j; r_ij) - 2 Phi(h_i) - 2 Phi(h_j) + 1, h_i = mu_i / s_i,
+    /// s_i = sqrt(1 + C_ii), r_ij = C_ij / (s_i s_j) (r_ii = C_ii / s_i^2: the two Phi factors of g_i^2 see independent
+    /// auxiliary normals). The marginals Phi(h_i) are computed once. `fillEgg` stores every E[g_i g_j] in `egg`.
+    [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
     let delta2 (mean: float[]) (cov: float[]) (a: float[]) (c: float) (fillEgg: bool) =
         let mutable lin = 0.0
         for i in 0 .. n - 1 do
-            eg[i] <- Erf.meanG mean[i] cov[i * n + i]
+            let s = sqrt (1.0 + cov[i * n + i])
+            sArg[i] <- s
+            let h = Normal.clampArgument (mean[i] / s)
+            hArg[i] <- h
+            let p = Normal.cdf h
+            pArg[i] <- p
+            eg[i] <- 2.0 * p - 1.0
             lin <- lin + a[i] * eg[i]
-        let mutable quad = 0.0
+        batch.Clear()
         for i in 0 .. n - 1 do
             if a[i] <> 0.0 || fillEgg then
                 for jj in i .. n - 1 do
                     if a[jj] <> 0.0 || fillEgg then
-                        let v = Erf.meanGG mean[i] mean[jj] cov[i * n + i] cov[i * n + jj] cov[jj * n + jj] (i = jj)
+                        let r = cov[i * n + jj] / (sArg[i] * sArg[jj])
+                        batch.Add(pArg[i], pArg[jj], hArg[i], hArg[jj], r) |> ignore
+        batch.Compute()
+        let mutable quad = 0.0
+        let mutable index = 0
+        for i in 0 .. n - 1 do
+            if a[i] <> 0.0 || fillEgg then
+                for jj in i .. n - 1 do
+                    if a[jj] <> 0.0 || fillEgg then
+                        let v = 4.0 * batch.Result index - 2.0 * pArg[i] - 2.0 * pArg[jj] + 1.0
+                        index <- index + 1
                         if fillEgg then
                             egg[i * n + jj] <- v
                             egg[jj * n + i] <- v
                         quad <- quad + (if i = jj then 1.0 else 2.0) * a[i] * a[jj] * v
         c * c + 2.0 * c * lin + quad
 
+    [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
     member private _.ZeroMean(f: Fields, m: Moments) =
         let cov = f.Cov
         let a = f.Coef
@@ -186,6 +213,7 @@ type ErfExpectations(n: int, k: int) =
                 m.H[kk * k + l] <- h
                 m.H[l * k + kk] <- h
 
+    [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
     member private _.WithMeans(f: Fields, m: Moments) =
         let mean = f.Mean
         let cov = f.Cov
@@ -224,6 +252,7 @@ type ErfExpectations(n: int, k: int) =
                 m.H[kk * k + l] <- h
                 m.H[l * k + kk] <- h
 
+    [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
     override this.Compute(f: Fields, m: Moments) =
         if Erf.isZero f.Mean then this.ZeroMean(f, m) else this.WithMeans(f, m)
 
@@ -232,6 +261,7 @@ type ErfExpectations(n: int, k: int) =
 type LinearExpectations(n: int, k: int) =
     inherit Expectations(n, k)
 
+    [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
     override _.Compute(f: Fields, m: Moments) =
         let a = f.Coef
         let mutable meanDelta = f.Constant
@@ -273,6 +303,7 @@ type LatticeExpectations(activation: ActivationFunction, n: int, k: int, m: int)
     let gpdAcc: float[] = Array.zeroCreate k
     let gppdAcc: float[] = Array.zeroCreate k
 
+    [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
     override _.Compute(f: Fields, res: Moments) =
         Dense.cholesky n f.Cov l
         let a = f.Coef
@@ -319,7 +350,9 @@ type LatticeExpectations(activation: ActivationFunction, n: int, k: int, m: int)
                 res.H[kk * k + ll] <- hAcc[kk * k + ll] * inv
                 res.H[ll * k + kk] <- hAcc[kk * k + ll] * inv
 
-/// ReLU: a rank-1 lattice in n - 1 dimensions with the remaining direction integrated exactly ("pre-integration").
+/// ReLU. Every first-order expectation (G, E[g Delta], E[g' Delta], E[Delta^2]) is exact: `Relu.Pairwise` closed
+/// forms with means. Only H_kl = E[Theta_k Theta_l Delta^2], whose four-field terms have no elementary form, is
+/// integrated: a rank-1 lattice in n - 1 dimensions with the remaining direction integrated exactly ("pre-integration").
 /// Fields are written x = mu + s beta + A t with s ~ N(0, 1), t ~ N(0, I_(n-1)), beta_j = sqrt(C_jj) / |L^-1 sigma| > 0
 /// (L the Cholesky factor, sigma_j = sqrt(C_jj)) and A = L P, P an orthonormal basis of the complement of
 /// u = L^-1 sigma / |L^-1 sigma| (Gram-Schmidt of u, e_2, .., e_n; smooth since u_1 > 0). Along s every field is
@@ -348,17 +381,12 @@ type ReluExpectations(n: int, k: int, m: int) =
     // Per segment r = 0..n (segment r lies between sorted breakpoints r and r+1) and tail sums from r on.
     let d0: float[] = Array.zeroCreate (n + 1)
     let d1: float[] = Array.zeroCreate (n + 1)
-    let t0: float[] = Array.zeroCreate (n + 2)
-    let t1: float[] = Array.zeroCreate (n + 2)
     let t2: float[] = Array.zeroCreate (n + 2)
-    let tp: float[] = Array.zeroCreate (n + 2)
-    let jAcc: float[] = Array.zeroCreate (k * n)
     let hAcc: float[] = Array.zeroCreate (k * k)
-    let gdAcc: float[] = Array.zeroCreate k
-    let gpdAcc: float[] = Array.zeroCreate k
-    let deltaAcc: float[] = Array.zeroCreate k
+    let pairs = Relu.Pairwise(n)
 
     /// The geometry of the line: beta, u, the complement basis and A = L P.
+    [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
     member private _.Setup(f: Fields) =
         Dense.cholesky n f.Cov l
         for i in 0 .. n - 1 do
@@ -402,16 +430,35 @@ type ReluExpectations(n: int, k: int, m: int) =
                     s <- s + l[i * n + q] * basis[q * n + col]
                 amat[i * dims + col - 1] <- s
 
+    [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
     override this.Compute(f: Fields, res: Moments) =
-        this.Setup f
+        // Closed forms.
+        pairs.Compute(f.Mean, f.Cov)
         let a = f.Coef
         let c = f.Constant
-        Array.Clear jAcc
+        let mutable d2 = c * c
+        for i in 0 .. n - 1 do
+            d2 <- d2 + 2.0 * c * a[i] * pairs.Relu[i]
+            for j in 0 .. n - 1 do
+                d2 <- d2 + a[i] * a[j] * pairs.ReluRelu[i * n + j]
+        res.Delta2 <- d2
+        for kk in 0 .. k - 1 do
+            let mutable gd = c * pairs.Relu[kk]
+            let mutable gpd = c * pairs.Theta[kk]
+            // E[delta(lambda_k) Delta] = p_k E[Delta | lambda_k = 0] (relu_k vanishes there).
+            let mutable dd = c * pairs.Density[kk]
+            for i in 0 .. n - 1 do
+                gd <- gd + a[i] * pairs.ReluRelu[kk * n + i]
+                gpd <- gpd + a[i] * pairs.ThetaRelu[kk * n + i]
+                if i <> kk then dd <- dd + a[i] * pairs.DeltaRelu[kk * n + i]
+            res.GDelta[kk] <- gd
+            res.GPrimeDelta[kk] <- gpd
+            for jj in 0 .. n - 1 do
+                res.G[kk * n + jj] <- a[jj] * pairs.ThetaTheta[kk * n + jj]
+            res.G[kk * n + kk] <- res.G[kk * n + kk] + dd
+        // H on the pre-integrated lattice.
+        this.Setup f
         Array.Clear hAcc
-        Array.Clear gdAcc
-        Array.Clear gpdAcc
-        Array.Clear deltaAcc
-        let mutable d2Acc = 0.0
         for p in 0 .. count - 1 do
             let off = p * dims
             for i in 0 .. n - 1 do
@@ -443,7 +490,8 @@ type ReluExpectations(n: int, k: int, m: int) =
                     cdfLo[r] <- 1.0 - tail
                     cdfHi[r] <- tail
                 pdfs[r] <- Normal.pdf s
-            // Segment r (0..n): between sorted breakpoints r-1 and r (0-based), i.e. after r units switched on.
+            // Segment r (0..n) lies between sorted breakpoints r-1 and r, after r units switched on; there
+            // Delta(s) = d0 + d1 s.
             let mutable c0 = c
             let mutable c1 = 0.0
             for r in 0 .. n do
@@ -453,11 +501,8 @@ type ReluExpectations(n: int, k: int, m: int) =
                     c1 <- c1 + a[o] * beta[o]
                 d0[r] <- c0
                 d1[r] <- c1
-            t0[n + 1] <- 0.0
-            t1[n + 1] <- 0.0
             t2[n + 1] <- 0.0
-            tp[n + 1] <- 0.0
-            for r in n .. -1 .. 0 do
+            for r = n downto 0 do
                 // Truncated moments of phi on [lo, hi]: M0 = mass, M1 = int s phi, M2 = int s^2 phi.
                 let loFinite = r > 0
                 let hiFinite = r < n
@@ -476,30 +521,14 @@ type ReluExpectations(n: int, k: int, m: int) =
                 let m2 = m0 + (if loFinite then lo * pLo else 0.0) - (if hiFinite then hi * pHi else 0.0)
                 let e0 = d0[r]
                 let e1 = d1[r]
-                t0[r] <- t0[r + 1] + e0 * m0 + e1 * m1
-                t1[r] <- t1[r + 1] + e0 * m1 + e1 * m2
                 t2[r] <- t2[r + 1] + e0 * e0 * m0 + 2.0 * e0 * e1 * m1 + e1 * e1 * m2
-                tp[r] <- tp[r + 1] + m0
-            d2Acc <- d2Acc + t2[0]
+            // Both units active on the segments from the later breakpoint on.
             for kk in 0 .. k - 1 do
                 let rk = rank[kk]
-                gpdAcc[kk] <- gpdAcc[kk] + t0[rk]
-                gdAcc[kk] <- gdAcc[kk] + alpha[kk] * t0[rk] + beta[kk] * t1[rk]
-                // delta(lambda_k): density of s at the breakpoint / beta_k, times the (continuous) Delta there.
-                let s = bp[kk]
-                deltaAcc[kk] <- deltaAcc[kk] + (d0[rk] + d1[rk] * s) * pdfs[rk - 1] / beta[kk]
-                for jj in 0 .. n - 1 do
-                    jAcc[kk * n + jj] <- jAcc[kk * n + jj] + tp[max rk rank[jj]]
                 for ll in kk .. k - 1 do
                     hAcc[kk * k + ll] <- hAcc[kk * k + ll] + t2[max rk rank[ll]]
         let inv = 1.0 / float count
-        res.Delta2 <- d2Acc * inv
         for kk in 0 .. k - 1 do
-            res.GDelta[kk] <- gdAcc[kk] * inv
-            res.GPrimeDelta[kk] <- gpdAcc[kk] * inv
-            for jj in 0 .. n - 1 do
-                res.G[kk * n + jj] <- a[jj] * jAcc[kk * n + jj] * inv
-            res.G[kk * n + kk] <- res.G[kk * n + kk] + deltaAcc[kk] * inv
             for ll in kk .. k - 1 do
                 res.H[kk * k + ll] <- hAcc[kk * k + ll] * inv
                 res.H[ll * k + kk] <- hAcc[kk * k + ll] * inv
@@ -526,6 +555,7 @@ module Expectations =
     /// P(y phi < 0): the probability that the network's output has the wrong sign, y = Constant + teacher part of
     /// Delta, phi = -(student part of Delta). Estimated on a fixed lattice of 2^m points (an indicator, so this is for
     /// reporting, not for a right-hand side).
+    [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
     let classError (activation: ActivationFunction) (m: int) (f: Fields) =
         let n = f.N
         let k = f.K

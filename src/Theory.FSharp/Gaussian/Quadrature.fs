@@ -77,6 +77,8 @@ let latticeNormal (m: int) (dims: int) : float[] =
                 for i in 0L .. n - 1L do
                     for j in 0 .. dims - 1 do
                         let u = (float ((i * z[j]) % n) + 0.5) / float n
+                        // Baker's (tent) transform: makes the integrand periodic for the lattice rule.
+                        let u = 1.0 - abs (2.0 * u - 1.0)
                         points[int i * dims + j] <- normalQuantile u
                 points
         )

@@ -31,11 +31,11 @@ type IntegrationOptions =
       Cancellation: CancellationToken }
 
 module IntegrationOptions =
-    /// Dormand-Prince with rtol = atol = 1e-6, classification error on 2^14 points, no progress reports.
+    /// Dormand-Prince with rtol = atol = 1e-6, classification error on 2^12 lattice points, no progress reports.
     let defaults =
         { Solver = Adaptive Theory.Ode.Options.defaults
           ClassError = true
-          ClassErrorLattice = 14
+          ClassErrorLattice = 12
           Progress = ignore
           Cancellation = CancellationToken.None }
 
@@ -44,7 +44,9 @@ type TrajectoryRow =
     { Time: float
       /// eps_g = (1/2) sum_a P_a E_a[(y_a - phi)^2].
       EpsG: float
-      /// P(y phi < 0); NaN when not computed.
+      /// (1/2) E_a[(y_a - phi)^2] of each class a.
+      EpsGByClass: float[]
+      /// P(y phi < 0) (classification error, 1 - accuracy); NaN when not computed.
       ClassError: float
       Order: OrderParameters }
 
@@ -80,6 +82,7 @@ let private row (dyn: Dynamics) (options: IntegrationOptions) (t: float) (y: flo
     let classError = if options.ClassError then dyn.ClassError(y, options.ClassErrorLattice) else nan
     { Time = t
       EpsG = 0.5 * eps
+      EpsGByClass = snaps |> Array.map (fun s -> 0.5 * s.Delta2)
       ClassError = classError
       Order = orderParameters system snaps v b }
 
@@ -332,3 +335,26 @@ let nlgpErrorAt (activation: ActivationFunction) (quadrature: QuadratureSettings
         eps <- eps + 0.5 * m.Delta2
         if classErrorLattice > 0 then ce <- ce + 0.5 * Expectations.classError activation classErrorLattice f
     0.5 * eps, (if classErrorLattice > 0 then ce else nan)
+
+/// Trajectory columns of the theory, named as the simulator's: t, eps_g, mse (= 2 eps_g), accuracy
+/// (= 1 - P(y phi < 0); only when computed), eps_g_0, eps_g_1, ..., then `OrderParameterColumns`.
+let trajectoryColumns (k: int) (classes: int) (accuracy: bool) (means: bool) =
+    [| yield "t"
+       yield "eps_g"
+       yield "mse"
+       if accuracy then yield "accuracy"
+       for a in 0 .. classes - 1 do
+           yield sprintf "eps_g_%d" a
+       yield! OrderParameterColumns.Names(k, classes, means) |]
+
+/// The tidy trajectory table of integration rows (columns of `trajectoryColumns`).
+let trajectoryTable (k: int) (classes: int) (accuracy: bool) (rows: TrajectoryRow seq) =
+    let means = rows |> Seq.exists (fun r -> not (isNull r.Order.M))
+    let table = Theory.Interop.Io.CsvTable(trajectoryColumns k classes accuracy means)
+    for r in rows do
+        table.Add(r.Time).Add(r.EpsG).Add(2.0 * r.EpsG) |> ignore
+        if accuracy then table.Add(1.0 - r.ClassError) |> ignore
+        for e in r.EpsGByClass do
+            table.Add e |> ignore
+        table.AddRange(OrderParameterColumns.Values(r.Order, means)).EndRow() |> ignore
+    table

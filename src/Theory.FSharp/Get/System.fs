@@ -1,6 +1,7 @@
 namespace Theory.Get
 
 open System
+open System.Runtime.CompilerServices
 open Theory.Gaussian
 
 /// A class of inputs in the mode basis: x ~ N(mu_a, S_a) with S_a = sum_f rho^a_f (projector of mode f).
@@ -201,6 +202,7 @@ type Dynamics(system: GetSystem, fixedReadout: float[], fixedBiases: float[]) =
     member _.Evaluations = evaluations
 
     /// Fills the fields of every class from the state vector (v, b from the state or the fixed values).
+    [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
     member private _.Prepare(y: float[]) =
         if system.TrainReadout then Array.blit y layout.ReadoutOffset v 0 k else Array.blit fixedReadout 0 v 0 k
         if system.TrainBias then Array.blit y layout.BiasOffset b 0 k else Array.blit fixedBiases 0 b 0 k
@@ -245,6 +247,7 @@ type Dynamics(system: GetSystem, fixedReadout: float[], fixedBiases: float[]) =
             fa.Constant <- defaultArg system.Classes[a].Label 0.0
 
     /// dy/dt at y (SCIENCE.md section 4, in the form documented on `GetSystem`).
+    [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
     member this.Rhs(y: float[], dy: float[]) =
         evaluations <- evaluations + 1L
         this.Prepare y
