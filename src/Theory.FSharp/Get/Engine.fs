@@ -28,16 +28,20 @@ type IntegrationOptions =
       ClassErrorLattice: int
       /// Called with the fraction of [0, T] integrated so far.
       Progress: float -> unit
-      Cancellation: CancellationToken }
+      Cancellation: CancellationToken
+      /// Compute the classes' expectations on separate threads (same results, less wall time on several cores).
+      Parallel: bool }
 
 module IntegrationOptions =
-    /// Dormand-Prince with rtol = atol = 1e-6, classification error on 2^12 lattice points, no progress reports.
+    /// Dormand-Prince with rtol = atol = 1e-6, classification error on 2^12 lattice points, no progress reports,
+    /// classes in parallel.
     let defaults =
         { Solver = Adaptive Theory.Ode.Options.defaults
           ClassError = true
           ClassErrorLattice = 12
           Progress = ignore
-          Cancellation = CancellationToken.None }
+          Cancellation = CancellationToken.None
+          Parallel = true }
 
 /// One logged time of the theory: the same quantities (and CSV columns) as a simulation row.
 type TrajectoryRow =
@@ -115,7 +119,7 @@ let private chunks (grid: float[]) =
 let integrateSystem (system: GetSystem) (initial: GetState) (grid: float[]) (options: IntegrationOptions) : Integration =
     if grid.Length < 1 || grid[0] <> 0.0 then invalidArg "grid" "the output grid must start at t = 0"
     let clock = Stopwatch.StartNew()
-    let dyn = Dynamics(system, initial.Readout, initial.Biases)
+    let dyn = Dynamics(system, initial.Readout, initial.Biases, options.Parallel)
     let layout = dyn.Layout
     let y0 = layout.Pack initial
     let tEnd = grid[grid.Length - 1]

@@ -145,8 +145,10 @@ type ClassSnapshot =
       /// E_a[Delta^2].
       Delta2: float }
 
-/// The right-hand side of the ODE and the order parameters of a state. Holds scratch space: not thread-safe.
-type Dynamics(system: GetSystem, fixedReadout: float[], fixedBiases: float[]) =
+/// The right-hand side of the ODE and the order parameters of a state. Holds scratch space: not thread-safe (but
+/// with `inParallel` it computes the classes' expectations on several threads; results do not depend on it, each class
+/// having its own evaluator).
+type Dynamics(system: GetSystem, fixedReadout: float[], fixedBiases: float[], inParallel: bool) =
     let layout = Layout system
     let k = system.K
     let mt = system.TeacherUnits
@@ -195,6 +197,11 @@ type Dynamics(system: GetSystem, fixedReadout: float[], fixedBiases: float[]) =
     let hHat = Array.init classes (fun _ -> Array.zeroCreate (k * k))
     let e = Array.init classes (fun _ -> Array.zeroCreate k)
     let mutable evaluations = 0L
+    let useThreads = inParallel && classes > 1 && Environment.ProcessorCount > 1
+    let computeClass = Action<int>(fun a -> evaluators[a].Compute(fields[a], moments[a]))
+
+    /// A sequential instance.
+    new(system, fixedReadout, fixedBiases) = Dynamics(system, fixedReadout, fixedBiases, false)
 
     member _.System = system
     member _.Layout = layout
@@ -252,8 +259,12 @@ type Dynamics(system: GetSystem, fixedReadout: float[], fixedBiases: float[]) =
         evaluations <- evaluations + 1L
         this.Prepare y
         let eta = system.Eta
+        if useThreads then
+            Threading.Tasks.Parallel.For(0, classes, computeClass) |> ignore
+        else
+            for a in 0 .. classes - 1 do
+                evaluators[a].Compute(fields[a], moments[a])
         for a in 0 .. classes - 1 do
-            evaluators[a].Compute(fields[a], moments[a])
             let pa = system.Classes[a].Probability
             let ma = moments[a]
             let gh = gHat[a]
@@ -376,9 +387,13 @@ type Dynamics(system: GetSystem, fixedReadout: float[], fixedBiases: float[]) =
     /// P(y phi < 0) averaged over classes, on a 2^m-point lattice.
     member this.ClassError(y: float[], m: int) =
         this.Prepare y
+        let errors = Array.zeroCreate classes
+        let one a = errors[a] <- Expectations.classError system.Activation m fields[a]
+        if useThreads then Threading.Tasks.Parallel.For(0, classes, Action<int> one) |> ignore
+        else for a in 0 .. classes - 1 do one a
         let mutable s = 0.0
         for a in 0 .. classes - 1 do
-            s <- s + system.Classes[a].Probability * Expectations.classError system.Activation m fields[a]
+            s <- s + system.Classes[a].Probability * errors[a]
         s
 
     /// The current readout and biases at y.
