@@ -227,6 +227,17 @@ let integrateSystem (system: GetSystem) (initial: GetState) (grid: float[]) (opt
       Warnings = List.ofSeq warnings
       Seconds = clock.Elapsed.TotalSeconds }
 
+/// The packed ODE state (`Layout`) of `system` at time t from `initial`, by the default adaptive solver.
+let stateAt (system: GetSystem) (initial: GetState) (t: float) : float[] =
+    let dyn = Dynamics(system, initial.Readout, initial.Biases)
+    let y0 = dyn.Layout.Pack initial
+    if t = 0.0 then
+        y0
+    else
+        let rhs: Theory.Ode.Rhs = fun _ y dy -> dyn.Rhs(y, dy)
+        let sol = Theory.Ode.Solver.solveGrid Theory.Ode.Options.defaults rhs y0 [| 0.0; t |]
+        sol.States[sol.States.Length - 1]
+
 // ---------------------------------------------------------------------------------------------------------------
 // The NLGP task.
 
