@@ -114,3 +114,16 @@ let ``--no-class-error drops the accuracy column`` () =
     Assert.True((code = 0), err)
     let csv = CsvData.Read(Path.Combine(out, "trajectory.csv"))
     Assert.DoesNotContain("accuracy", csv.Columns)
+
+[<Fact>]
+let ``--config sets integrate options and flags win`` () =
+    Theory.Cli.Progress.quiet <- true
+    let out = tempDir ()
+    let config = Path.Combine(out, "config.json")
+    File.WriteAllText(config, """{ "dim": 1, "size": 16, "K": 2, "time": 5, "log-points": 3, "solver": "dp5", "rtol": 1e-7 }""")
+    let code, err, stdout = runCli [| "integrate"; "--config"; config; "--time"; "2"; "--out"; out |]
+    Assert.True((code = 0), err)
+    Assert.Contains("rtol 1e-07", stdout)
+    let t = (CsvData.Read(Path.Combine(out, "trajectory.csv"))).Numbers "t"
+    Assert.Equal(2.0, t[t.Length - 1])
+    Assert.Equal(4, t.Length)

@@ -120,9 +120,3 @@ let meanGPrimeGPrime (mk: float) (ml: float) (ckk: float) (ckl: float) (cll: flo
 
 /// True when x is exactly representable as zero mean for the purposes of choosing the zero-mean closed forms.
 let isZero (xs: float[]) = Array.forall (fun x -> x = 0.0) xs
-
-/// Guards against NaN sneaking in through an invalid covariance (negative variance).
-let checkCovariance (n: int) (cov: float[]) =
-    for i in 0 .. n - 1 do
-        if not (cov[i * n + i] >= 0.0) then
-            raise (ArgumentException(sprintf "covariance has a negative or NaN variance at %d (%g)" i cov[i * n + i]))

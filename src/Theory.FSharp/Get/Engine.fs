@@ -138,7 +138,7 @@ let integrateSystem (system: GetSystem) (initial: GetState) (grid: float[]) (opt
     let mutable interrupted = false
     let mutable steps = 0L
     let mutable rejected = 0L
-    let mutable extraEvaluations = 0L
+    let mutable solverEvaluations = 0L
     /// Appends rows for the states at grid[i0..]; returns false (and sets failure) at the first diverged one.
     let accept (i0: int) (states: float[][]) =
         let mutable ok = true
@@ -173,7 +173,7 @@ let integrateSystem (system: GetSystem) (initial: GetState) (grid: float[]) (opt
                         let sol = Theory.Ode.Solver.solveGrid odeOptions rhs y sub
                         steps <- steps + int64 sol.Stats.Accepted
                         rejected <- rejected + int64 sol.Stats.Rejected
-                        extraEvaluations <- extraEvaluations + int64 sol.Stats.Evaluations
+                        solverEvaluations <- solverEvaluations + int64 sol.Stats.Evaluations
                         for w in sol.Warnings do
                             if not (warnings.Contains w) then warnings.Add w
                         // sol.States[0] is the state at sub[0], already logged.
@@ -216,7 +216,7 @@ let integrateSystem (system: GetSystem) (initial: GetState) (grid: float[]) (opt
     // The adaptive solver reports its own count (which includes finite-difference Jacobians); Euler is counted here.
     let evaluations =
         match options.Solver with
-        | Adaptive _ -> extraEvaluations
+        | Adaptive _ -> solverEvaluations
         | Euler _ -> dyn.Evaluations
     { Rows = rows.ToArray()
       Evaluations = evaluations

@@ -127,17 +127,3 @@ let initialDensities (groups: ModeGroups) (k: int) (transform: Complex[]) : floa
             for b in 0 .. a - 1 do
                 m[a * k + b] <- m[b * k + a]
     q
-
-/// Normalised cross densities (1/(D^p)) sum_{i in f} Re(x^_a(i) conj(y^_b(i))) between two sets of rows (A x D and
-/// B x D DFTs), as A x B matrices per group, scaled by `scale` (for example 1/D^2 for teacher overlaps r^).
-let crossDensities (groups: ModeGroups) (rowsA: int) (ta: Complex[]) (rowsB: int) (tb: Complex[]) (scale: float) =
-    let d = groups.D
-    let out = Array.init groups.Count (fun _ -> Array.zeroCreate (rowsA * rowsB))
-    for i in 0 .. d - 1 do
-        let target = out[groups.GroupOf[i]]
-        for a in 0 .. rowsA - 1 do
-            let x = ta[a * d + i]
-            for b in 0 .. rowsB - 1 do
-                let y = tb[b * d + i]
-                target[a * rowsB + b] <- target[a * rowsB + b] + (x.Real * y.Real + x.Imaginary * y.Imaginary) * scale
-    out
