@@ -19,3 +19,36 @@ type SampleArgs =
 
     interface IArgParserTemplate with
         member s.Usage = Usage.describe s
+
+type IntegrateArgs =
+    | Config of path: string
+    | Out of dir: string
+    | Seed of int
+    | Dim of int
+    | Size of int
+    | Xi of xi0: float * xi1: float
+    | Gain of float
+    | Open
+    | Jitter of float
+    | [<CustomCommandLine("-K")>] K of int
+    | Activation of string
+    | Cubic of alpha: float * beta: float
+    | Readout of string
+    | Bias of string
+    | Init_Std of float
+    | Lr of float
+    | Lr_Readout of float
+    | Lr_Bias of float
+    | Convention of string
+    | Time of float
+    | Log_Points of int
+    | Log_Start of float
+    | Solver of string
+    | Rtol of float
+    | Atol of float
+    | Dt of float
+    | No_Class_Error
+    | Reference of path: string
+
+    interface IArgParserTemplate with
+        member s.Usage = Usage.describe s

@@ -36,6 +36,13 @@ let private texts =
         "Log_Start", "first logged time after 0. Default 0.01."
         "Snapshots", "number of log-spaced weight snapshots (the final weights are always saved). Default 10."
         "Seeds", "number of independent seeds SEED, SEED+1, ... run in parallel across cores. Default 1."
+        // integrate (SCIENCE.md section 4)
+        "Solver", "ODE solver: dp5 (adaptive Dormand-Prince 5(4), default) | stiff | auto (dp5, stiff when detected) | euler (fixed --dt)."
+        "Rtol", "relative tolerance of the adaptive solvers. Default 1e-6."
+        "Atol", "absolute tolerance of the adaptive solvers. Default 1e-6."
+        "Dt", "step of --solver euler (explicit Euler, for accuracy studies). Default 0.01."
+        "No_Class_Error", "skip the classification error P(y phi < 0) (a K-dimensional lattice integral per logged time)."
+        "Reference", "trajectory.csv of another run (e.g. euler with a tiny --dt): prints max |eps_g - eps_ref| / eps_ref."
         // sample
         "Count", "images per class and input kind written to samples.csv (1..1000000). Default 16."
         "Stats_Samples", "fresh images per class and input kind measured for stats.csv (0 = no statistics). Default 20000."
