@@ -1,0 +1,20 @@
+namespace Theory.Simulation.Kernels;
+
+/// <summary>The average gradient outer product (SCIENCE.md section 6) of given gradients.</summary>
+public static class GradientOuterProduct
+{
+    /// <summary>
+    /// <c>G = (1/n) sum_p g_p g_p^T</c> for the n gradients in the rows of <paramref name="gradients"/> (n x d,
+    /// row-major): a d x d symmetric matrix, computed as one symmetric rank-n update.
+    /// </summary>
+    public static double[] Average(ReadOnlySpan<double> gradients, int n, int d, IDenseLinearAlgebra la)
+    {
+        if (n < 1 || gradients.Length < n * d) throw new ArgumentException($"need {n} gradients of length {d}");
+        var gt = new double[d * n];
+        DenseLinearAlgebra.Transpose(n, d, gradients, d, gt, n);
+        var agop = new double[d * d];
+        la.SyrkLower(d, n, 1.0 / n, gt, n, 0.0, agop, d);
+        DenseLinearAlgebra.MirrorLowerToUpper(d, agop, d);
+        return agop;
+    }
+}
