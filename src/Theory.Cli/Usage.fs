@@ -42,8 +42,8 @@ let private texts =
         // rfm (SCIENCE.md section 6)
         "Conv", "ConvRFM: average over positions of a Laplace kernel between q x q patches (circular padding), one patch metric M."
         "Patch", "patch side q of --conv (q x q in 2D, length q in 1D), 1..L. Default 5."
-        "Rfm_Train", "training points n (kernel ridge regression solves an n x n system; memory 8 n^2 bytes). Default 5000."
-        "Rfm_Test", "held-out test points for accuracy and MSE (classes drawn at random). Default 5000."
+        "Rfm_Train", "training points n (kernel ridge regression solves an n x n system; memory 8 n^2 bytes). Default 5000 (2000 with --conv)."
+        "Rfm_Test", "held-out test points for accuracy and MSE (classes drawn at random). Default 5000 (2000 with --conv)."
         "Rfm_Iterations", "metric updates M <- AGOP, from M = I; then a final fit (iteration 0 is the fixed kernel). Default 5."
         "Bandwidth", "bandwidth L of the Laplace kernel exp(-||x - z||_M / L). Default 10."
         "Ridge", "ridge lambda of alpha = (K + lambda I)^-1 y. Default 1e-3."

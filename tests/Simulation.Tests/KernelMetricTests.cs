@@ -61,6 +61,41 @@ public class KernelMetricTests
     }
 
     [Fact]
+    public void SpectrumOfACirculantMatrixIsItsEigenvalues()
+    {
+        // 2D torus, L = 6: a symmetric block-circulant matrix from an even kernel of the displacement; the profile's
+        // spectrum must list exactly the matrix's eigenvalues (compared as sorted lists).
+        var g = new ImageGeometry(2, 6, Boundary.Periodic);
+        int d = g.D;
+        var m = new double[d * d];
+        for (int i = 0; i < d; i++)
+            for (int j = 0; j < d; j++) m[i * d + j] = Math.Exp(-g.Distance2(i, j) / 2.0) * (1 + 0.3 * Math.Cos(Math.Sqrt(g.Distance2(i, j))));
+        var spectrum = BandProfile.Of(m, g).Spectrum()!;
+        var fromProfile = spectrum.Power.OrderBy(x => x).ToArray();
+        var eigen = MetricFactor.Of(m, d).Eigenvalues.OrderBy(x => x).ToArray();
+        for (int k = 0; k < d; k++) Assert.True(Math.Abs(fromProfile[k] - eigen[k]) < 1e-10, $"eigenvalue {k}: {fromProfile[k]} vs {eigen[k]}");
+        Assert.Null(BandProfile.Of(MetricFactor.Identity(9), new ImageGeometry(2, 3, Boundary.Open)).Spectrum());
+    }
+
+    [Fact]
+    public void MeanWavenumberIsLowForASmoothMetricAndHighForARoughOne()
+    {
+        int l = 16;
+        var smooth = new double[l];
+        var rough = new double[l];
+        for (int k = 0; k < l; k++)
+        {
+            int s = k > l / 2 ? k - l : k;
+            smooth[k] = Math.Exp(-s * s / 8.0);          // wide positive band: power at low |k|
+            rough[k] = Math.Exp(-s * s / 8.0) * (s % 2 == 0 ? 1 : -1); // same band, alternating: power near |k| = L/2
+        }
+        var g = new ImageGeometry(1, l, Boundary.Periodic);
+        double low = BandProfile.Of(Circulant(smooth), g).MeanWavenumber();
+        double high = BandProfile.Of(Circulant(rough), g).MeanWavenumber();
+        Assert.True(low < 2 && high > 6, $"mean |k|: smooth {low}, rough {high}");
+    }
+
+    [Fact]
     public void BandWidthIsZeroForTheIdentityAndTheRmsDistanceForAUniformMatrix()
     {
         var g = new ImageGeometry(2, 6, Boundary.Periodic);

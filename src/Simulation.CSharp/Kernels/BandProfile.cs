@@ -129,8 +129,54 @@ public sealed class BandProfile
         return (rs, ms);
     }
 
+    /// <summary>
+    /// For a periodic geometry, the eigenvalues of the circulant matrix whose rows are this profile: the metric's
+    /// power per wave vector, <c>lambda(k) = sum_delta p(delta) cos(2 pi k . delta / L)</c> (real because the
+    /// profile of a symmetric matrix is even). Wave vectors k have signed components in (-L/2, L/2] (Kx, Ky; Ky = 0
+    /// in 1D) and length |k| in units of 2 pi / L. Null for open geometries.
+    /// </summary>
+    public MetricSpectrum? Spectrum()
+    {
+        if (Geometry.Boundary != Boundary.Periodic) return null;
+        int L = Geometry.Size, count = Mean.Length;
+        var kx = new int[count];
+        var ky = new int[count];
+        var k = new double[count];
+        var power = new double[count];
+        for (int f = 0; f < count; f++)
+        {
+            int fx = Geometry.Dim == 1 ? f : f / L, fy = Geometry.Dim == 1 ? 0 : f % L;
+            kx[f] = Signed(fx, L);
+            ky[f] = Geometry.Dim == 1 ? 0 : Signed(fy, L);
+            k[f] = Math.Sqrt((double)kx[f] * kx[f] + (double)ky[f] * ky[f]);
+            double s = 0;
+            for (int j = 0; j < count; j++)
+                s += Mean[j] * Math.Cos(2 * Math.PI * ((long)fx * Dx[j] + (long)fy * Dy[j]) / L);
+            power[f] = s;
+        }
+        return new MetricSpectrum(kx, ky, k, power);
+    }
+
+    /// <summary>Power-weighted mean wavenumber of <see cref="Spectrum"/> (negative powers count as 0), in units of
+    /// 2 pi / L: low for a metric that keeps smooth modes, high for one that keeps rough ones. NaN for open geometries.</summary>
+    public double MeanWavenumber()
+    {
+        if (Spectrum() is not { } s) return double.NaN;
+        double num = 0, den = 0;
+        for (int f = 0; f < s.Power.Length; f++)
+        {
+            double p = Math.Max(s.Power[f], 0);
+            num += p * s.Wavenumber[f];
+            den += p;
+        }
+        return den > 0 ? num / den : double.NaN;
+    }
+
     private static int Signed(int k, int l) => k > l / 2 ? k - l : k;
 }
+
+/// <summary>Power of a circulant (or circulant part of a) metric per wave vector; see <see cref="BandProfile.Spectrum"/>.</summary>
+public sealed record MetricSpectrum(int[] Kx, int[] Ky, double[] Wavenumber, double[] Power);
 
 /// <summary>Scalar summaries of a learned metric M, written per RFM iteration.</summary>
 public sealed record MetricSummary(
@@ -139,13 +185,15 @@ public sealed record MetricSummary(
     double TopEigenvectorIpr,
     double EffectiveRank,
     double BandRmsWidth,
-    double NearestNeighbourRatio)
+    double NearestNeighbourRatio,
+    double MeanWavenumber)
 {
     /// <summary>
     /// Summarises <paramref name="m"/> with its eigen-decomposition: trace; share of the top eigenvalue in the trace;
     /// inverse participation ratio <c>sum v^4 / (sum v^2)^2</c> of the top eigenvector (NaN when the top eigenvalue is
     /// degenerate to rounding, e.g. the identity, where the eigenvector is arbitrary); effective rank
-    /// <c>(sum lambda)^2 / sum lambda^2</c>; and the band profile's width and neighbour ratio.
+    /// <c>(sum lambda)^2 / sum lambda^2</c>; the band profile's width and neighbour ratio; and (periodic geometries)
+    /// the power-weighted mean wavenumber of the profile's spectrum.
     /// </summary>
     public static MetricSummary Of(ReadOnlySpan<double> m, MetricFactor factor, ImageGeometry geometry)
     {
@@ -164,7 +212,7 @@ public sealed record MetricSummary(
         double ipr = degenerate ? double.NaN : Ipr(factor.Eigenvector(0));
         var band = BandProfile.Of(m, geometry);
         return new MetricSummary(trace, s1 > 0 ? Math.Max(ev[0], 0) / s1 : double.NaN, ipr, s2 > 0 ? s1 * s1 / s2 : double.NaN,
-            band.RmsWidth, band.NearestNeighbourRatio);
+            band.RmsWidth, band.NearestNeighbourRatio, band.MeanWavenumber());
     }
 
     /// <summary>Inverse participation ratio <c>sum v^4 / (sum v^2)^2</c> (SCIENCE.md section 3): 1 for one pixel, ~3/D for noise.</summary>

@@ -28,11 +28,14 @@ let rfmSpec (o: Bag) (data: DataSpec) : RfmSpec =
         o.TryGet<string> "Normalise"
         |> Option.map (choice "--normalise" [ "max", AgopNormalisation.Max; "none", AgopNormalisation.None ])
         |> Option.defaultValue d.Normalisation
+    // ConvRFM costs about q^dim times more per pair of images: smaller default sets.
+    let conv = o.Flag "Conv"
+    let defaultSize = if conv then 2000 else d.Train
     RfmSpec(
-        Convolutional = o.Flag "Conv",
+        Convolutional = conv,
         Patch = o.Get("Patch", d.Patch),
-        Train = o.Get("Rfm_Train", d.Train),
-        Test = o.Get("Rfm_Test", d.Test),
+        Train = o.Get("Rfm_Train", defaultSize),
+        Test = o.Get("Rfm_Test", defaultSize),
         Bandwidth = o.Get("Bandwidth", d.Bandwidth),
         Ridge = o.Get("Ridge", d.Ridge),
         Iterations = o.Get("Rfm_Iterations", d.Iterations),
@@ -75,7 +78,8 @@ metric = np.loadtxt(os.path.join(run, "metric.csv"), delimiter=",", skiprows=1, 
 kind = "ConvRFM" if cfg["rfm"]["convolutional"] else "RFM"
 title = "%s on %s inputs, gain %g" % (kind, cfg["rfm"]["inputs"], cfg["data"]["gain"])
 
-fig, ax = plt.subplots(1, 4, figsize=(17, 4))
+spectrum = table("spectrum.csv") if os.path.exists(os.path.join(run, "spectrum.csv")) else None
+fig, ax = plt.subplots(1, 5 if spectrum else 4, figsize=(21 if spectrum else 17, 4))
 it = metrics["iteration"]
 ax[0].plot(it, metrics["test_accuracy"], "o-", label="test accuracy")
 ax[0].set_xlabel("iteration (0 = fixed kernel, M = I)"); ax[0].set_ylabel("test accuracy")
@@ -88,6 +92,16 @@ for t in np.unique(band["iteration"]):
     ax[1].plot(rs, [m[np.round(r, 9) == x].mean() for x in rs], "o-", ms=3, label="iteration %d" % t)
 ax[1].axhline(0, color="k", lw=0.5); ax[1].set_xlabel("pixel distance"); ax[1].set_ylabel("mean M(i, i+d) / mean M(i, i)")
 ax[1].set_title("band profile of M"); ax[1].legend(fontsize=7)
+if spectrum:
+    a = ax[4]
+    for t in np.unique(spectrum["iteration"]):
+        sel = spectrum["iteration"] == t
+        k, p = spectrum["wavenumber"][sel], spectrum["power"][sel]
+        ks = np.unique(np.round(k, 9))
+        pk = np.array([p[np.round(k, 9) == x].mean() for x in ks])
+        a.plot(ks, pk / pk.max(), "o-", ms=3, label="iteration %d" % t)
+    a.set_xlabel("wavenumber |k| (2 pi / L)"); a.set_ylabel("power of M (max = 1)"); a.set_title("spectrum of the band")
+    a.legend(fontsize=7)
 v = np.abs(metric).max()
 im = ax[2].imshow(metric, cmap="RdBu_r", vmin=-v, vmax=v); fig.colorbar(im, ax=ax[2]); ax[2].set_title("final M")
 ranks = np.unique(eig["rank"]).astype(int)[:4]
@@ -138,10 +152,11 @@ let run (o: Bag) : int =
         let metrics =
             CsvTable(
                 [ "iteration"; "test_accuracy"; "test_mse"; "train_mse"; "metric_trace"; "top_eigenvalue_share"
-                  "top_eigenvector_ipr"; "effective_rank"; "band_rms_width"; "band_nn_ratio"; "fit_seconds"
+                  "top_eigenvector_ipr"; "effective_rank"; "band_rms_width"; "band_nn_ratio"; "mean_wavenumber"; "fit_seconds"
                   "test_seconds"; "agop_seconds" ]
             )
         let band = CsvTable([ "iteration"; "dx"; "dy"; "distance"; "mean_entry"; "relative_entry" ])
+        let spectrum = CsvTable([ "iteration"; "kx"; "ky"; "wavenumber"; "power" ])
         let rows = ResizeArray<RfmIteration>()
         let md = machine.MetricDim
         let record (r: RfmIteration) (metric: float[]) =
@@ -149,7 +164,7 @@ let run (o: Bag) : int =
             metrics
                 .Add(int64 r.Iteration).Add(r.TestAccuracy).Add(r.TestMse).Add(r.TrainMse).Add(s.Trace)
                 .Add(s.TopEigenvalueShare).Add(s.TopEigenvectorIpr).Add(s.EffectiveRank).Add(s.BandRmsWidth)
-                .Add(s.NearestNeighbourRatio).Add(r.FitSeconds).Add(r.TestSeconds).Add(r.AgopSeconds)
+                .Add(s.NearestNeighbourRatio).Add(s.MeanWavenumber).Add(r.FitSeconds).Add(r.TestSeconds).Add(r.AgopSeconds)
                 .EndRow()
             |> ignore
             let profile = BandProfile.Of(metric, metricGeometry)
@@ -159,6 +174,13 @@ let run (o: Bag) : int =
                     .Add(profile.Mean[k]).Add(profile.Mean[k] / profile.Diagonal)
                     .EndRow()
                 |> ignore
+            match profile.Spectrum() |> Option.ofObj with
+            | Some sp ->
+                for f in 0 .. sp.Power.Length - 1 do
+                    spectrum.Add(int64 r.Iteration).Add(int64 sp.Kx[f]).Add(int64 sp.Ky[f]).Add(sp.Wavenumber[f]).Add(sp.Power[f]).EndRow()
+                    |> ignore
+                spectrum.Save(dir.File "spectrum.csv")
+            | None -> ()
             // Rewritten after every fit, so an interrupted run keeps every finished iteration.
             metrics.Save(dir.File "metrics.csv")
             band.Save(dir.File "band.csv")
@@ -207,6 +229,7 @@ let run (o: Bag) : int =
         manifest.Files <-
             ResizeArray(
                 [ "metrics.csv"; "band.csv"; "metric.csv"; "eigvecs.csv"; "plot_rfm.py" ]
+                @ (if metricGeometry.Boundary = Boundary.Periodic then [ "spectrum.csv" ] else [])
                 @ (if spec.Convolutional then [ for r in 1..top -> sprintf "eigvec_%d.csv" r ] else [])
             )
 
@@ -216,9 +239,10 @@ let run (o: Bag) : int =
             kind inputs data.Gain data.Xi0 data.Xi1 data.D spec.Train spec.Test spec.Bandwidth spec.Ridge la.Name la.Threads
         let f (x: float) = if Double.IsNaN x then "-" else sprintf "%.4g" x
         printTable
-            [| "iteration"; "accuracy"; "mse"; "band width"; "nn ratio"; "top-eig IPR"; "eff. rank" |]
+            [| "iteration"; "accuracy"; "mse"; "band width"; "nn ratio"; "mean |k|"; "top-eig IPR"; "eff. rank" |]
             [ for r in rows ->
                   [| string r.Iteration; sprintf "%.4f" r.TestAccuracy; f r.TestMse; f r.Metric.BandRmsWidth
-                     f r.Metric.NearestNeighbourRatio; f r.Metric.TopEigenvectorIpr; f r.Metric.EffectiveRank |] ]
+                     f r.Metric.NearestNeighbourRatio; f r.Metric.MeanWavenumber; f r.Metric.TopEigenvectorIpr
+                     f r.Metric.EffectiveRank |] ]
         printfn "fixed kernel (M = I): accuracy %.4f; learned metric: accuracy %.4f. Files in %s (plot: python3 %s)"
             first.TestAccuracy last.TestAccuracy dir.Path (dir.File "plot_rfm.py"))
