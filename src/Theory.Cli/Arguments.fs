@@ -39,6 +39,7 @@ type RfmArgs =
     | Bandwidth of float
     | Ridge of float
     | Normalise of string
+    | Centre
     | Blas of string
     | [<CustomCommandLine("--threads")>] Blas_Threads of int
 

@@ -48,6 +48,7 @@ let private texts =
         "Bandwidth", "bandwidth L of the Laplace kernel exp(-||x - z||_M / L). Default 10."
         "Ridge", "ridge lambda of alpha = (K + lambda I)^-1 y. Default 1e-3."
         "Normalise", "AGOP scaling before it becomes M: max (divide by the largest entry; default) | none."
+        "Centre", "centre the gradients before the outer product (M = their covariance; removes the mean-gradient direction)."
         "Blas", "dense linear algebra: auto (OpenBLAS if libopenblas.so.0 loads, else managed; default) | managed | openblas."
         "Blas_Threads", "worker threads for the kernel machine. Default: all cores."
     ]

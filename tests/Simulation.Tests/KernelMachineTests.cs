@@ -156,6 +156,15 @@ public class KernelMachineTests
             for (int i = 0; i < d; i++)
                 for (int j = 0; j < d; j++) expected[i * d + j] += grads[p * d + i] * grads[p * d + j] / n;
         AssertVectorsClose(expected, agop, 1e-9, "AGOP");
+        // Centred: the covariance of the gradients.
+        var mean = new double[d];
+        for (int p = 0; p < n; p++)
+            for (int i = 0; i < d; i++) mean[i] += grads[p * d + i] / n;
+        var centred = new double[d * d];
+        for (int p = 0; p < n; p++)
+            for (int i = 0; i < d; i++)
+                for (int j = 0; j < d; j++) centred[i * d + j] += (grads[p * d + i] - mean[i]) * (grads[p * d + j] - mean[j]) / n;
+        AssertVectorsClose(centred, machine.Agop(centred: true), 1e-9, "centred AGOP");
         // Predictions still work after the AGOP destroyed the factorisation.
         var pred = new double[1];
         machine.Predict(Row(train, 3, d), pred);
@@ -379,6 +388,7 @@ public class KernelMachineTests
         var pa = new double[mm];
         var pb = new double[mm];
         var diff = new double[mm];
+        var grads = new double[n, d, mm];
         for (int a = 0; a < n; a++)
             for (int p = 0; p < d; p++)
             {
@@ -398,9 +408,25 @@ public class KernelMachineTests
                         for (int j = 0; j < mm; j++) grad[i] += w * m[i * mm + j] * diff[j];
                 }
                 for (int i = 0; i < mm; i++)
+                {
+                    grads[a, p, i] = grad[i];
                     for (int j = 0; j < mm; j++) expected[i * mm + j] += grad[i] * grad[j] / n;
+                }
             }
         AssertVectorsClose(expected, agop, 1e-9, "patch-AGOP");
+        // Centred per position: (1/n) sum_x sum_p (g_xp - mean_x g_xp)(...)^T.
+        var centred = new double[mm * mm];
+        for (int p = 0; p < d; p++)
+        {
+            var mean = new double[mm];
+            for (int a = 0; a < n; a++)
+                for (int i = 0; i < mm; i++) mean[i] += grads[a, p, i] / n;
+            for (int a = 0; a < n; a++)
+                for (int i = 0; i < mm; i++)
+                    for (int j = 0; j < mm; j++) centred[i * mm + j] += (grads[a, p, i] - mean[i]) * (grads[a, p, j] - mean[j]) / n;
+        }
+        machine.Fit(m); // a fresh fit: the centred AGOP from the same state
+        AssertVectorsClose(centred, machine.Agop(centred: true), 1e-9, "centred patch-AGOP");
     }
 
     [Fact]

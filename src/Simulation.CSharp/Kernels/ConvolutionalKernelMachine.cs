@@ -201,23 +201,39 @@ public sealed unsafe class ConvolutionalKernelMachine : IMetricKernelMachine
         result.CopyTo(gradients);
     }
 
-    public double[] Agop()
+    public double[] Agop(bool centred = false)
     {
         int n = TrainCount, r = Factor.Rank, stride = r * _padded, m = MetricDim;
-        // Per fixed block of training points, the sum of H H^T (r x r), reduced in block order afterwards so that the
-        // result does not depend on the thread count.
+        // Per fixed block of training points, the sums of H H^T (r x r) and of H (r x P, for centring), reduced in
+        // block order afterwards so that the result does not depend on the thread count.
         const int BlockSize = 16;
         int blocks = (n + BlockSize - 1) / BlockSize;
         var partial = new double[blocks * r * r];
+        var partialMean = centred ? new double[blocks * stride] : [];
         PatchGradients(n, (i, dst) => _phi.AsSpan(i * stride, stride).CopyTo(dst), (i, h) =>
         {
             var acc = partial.AsSpan(i / BlockSize * r * r, r * r);
             for (int c1 = 0; c1 < r; c1++)
                 for (int c2 = 0; c2 <= c1; c2++)
                     acc[c1 * r + c2] += TensorPrimitives.Dot<double>(h.Slice(c1 * _padded, _positions), h.Slice(c2 * _padded, _positions));
+            if (centred)
+            {
+                var mean = partialMean.AsSpan(i / BlockSize * stride, stride);
+                TensorPrimitives.Add(mean, h, mean);
+            }
         }, blockSize: BlockSize);
         var g = new double[r * r];
         for (int bk = 0; bk < blocks; bk++) TensorPrimitives.Add(g, partial.AsSpan(bk * r * r, r * r), g);
+        if (centred)
+        {
+            // sum_x sum_p (h - hbar_p)(h - hbar_p)^T = sum H H^T - n sum_p hbar_p hbar_p^T, hbar_p the mean over x.
+            var hbar = new double[stride];
+            for (int bk = 0; bk < blocks; bk++) TensorPrimitives.Add(hbar, partialMean.AsSpan(bk * stride, stride), hbar);
+            TensorPrimitives.Multiply(hbar, 1.0 / n, hbar);
+            for (int c1 = 0; c1 < r; c1++)
+                for (int c2 = 0; c2 <= c1; c2++)
+                    g[c1 * r + c2] -= n * TensorPrimitives.Dot<double>(hbar.AsSpan(c1 * _padded, _positions), hbar.AsSpan(c2 * _padded, _positions));
+        }
         for (int c1 = 0; c1 < r; c1++)
             for (int c2 = 0; c2 < c1; c2++) g[c2 * r + c1] = g[c1 * r + c2];
         // Back to patch coordinates: (1/n) R G R^T.

@@ -40,9 +40,11 @@ public interface IMetricKernelMachine
     /// <summary>
     /// The AGOP that updates the metric, MetricDim x MetricDim row-major, averaged over the training points: the
     /// fully-connected machine's <c>(1/n) sum_p grad f(x_p) grad f(x_p)^T</c>, the convolutional machine's patch-AGOP.
-    /// Call after <see cref="Fit"/>; predictions still work afterwards.
+    /// With <paramref name="centred"/>, the gradients' mean over the training points (per position for patches) is
+    /// subtracted first: the covariance of the gradients instead of their second moment. Call after
+    /// <see cref="Fit"/>; predictions still work afterwards.
     /// </summary>
-    double[] Agop();
+    double[] Agop(bool centred = false);
 }
 
 /// <summary>Shared arithmetic of the Laplace kernel <c>exp(-||x - z||_M / L)</c> on precomputed features.</summary>

@@ -136,7 +136,7 @@ public sealed class LaplaceKernelMachine : IMetricKernelMachine
         }
     }
 
-    public double[] Agop()
+    public double[] Agop(bool centred = false)
     {
         int n = TrainCount, d = InputDim, r = Factor.Rank;
         var w = _buffer ?? throw new InvalidOperationException("call Fit first");
@@ -145,7 +145,7 @@ public sealed class LaplaceKernelMachine : IMetricKernelMachine
             // Agop called twice after one fit: the kernel copy is gone; recompute from the features.
             var grads = new double[n * d];
             Gradients(_x, grads);
-            return GradientOuterProduct.Average(grads, n, d, _la);
+            return GradientOuterProduct.Average(grads, n, d, _la, centred);
         }
         // The upper triangle holds K_ij = exp(-d_ij / L); recover d_ij = -L ln K_ij (absolute error ~ L eps) and
         // form W = K / d there, with 0 for coincident pairs (K = 1 exactly) and underflowed ones (K = 0).
@@ -167,7 +167,7 @@ public sealed class LaplaceKernelMachine : IMetricKernelMachine
 
         var g = new double[n * d];
         FeatureGradients(n, w, _z, new double[n * r], g);
-        return GradientOuterProduct.Average(g, n, d, _la);
+        return GradientOuterProduct.Average(g, n, d, _la, centred);
     }
 
 

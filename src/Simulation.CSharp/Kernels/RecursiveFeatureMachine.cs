@@ -40,6 +40,10 @@ public sealed record RfmSpec
 
     public AgopNormalisation Normalisation { get; init; } = AgopNormalisation.Max;
 
+    /// <summary>Centre the gradients before the outer product (M becomes their covariance). On this task the
+    /// predictor's mean gradient is sampling noise (both classes have zero mean) yet dominates the plain AGOP.</summary>
+    public bool Centre { get; init; }
+
     public int Seed { get; init; }
     public InputKind Inputs { get; init; } = InputKind.Nlgp;
 
@@ -125,7 +129,7 @@ public static class RecursiveFeatureMachine
             {
                 cancel.ThrowIfCancellationRequested();
                 clock.Restart();
-                next = Normalise(machine.Agop(), spec.Normalisation);
+                next = Normalise(machine.Agop(spec.Centre), spec.Normalisation);
                 agopSeconds = clock.Elapsed.TotalSeconds;
                 Step();
             }

@@ -40,6 +40,7 @@ let rfmSpec (o: Bag) (data: DataSpec) : RfmSpec =
         Ridge = o.Get("Ridge", d.Ridge),
         Iterations = o.Get("Rfm_Iterations", d.Iterations),
         Normalisation = normalisation,
+        Centre = o.Flag "Centre",
         Seed = o.Get("Seed", d.Seed),
         Inputs = inputs
     )
@@ -75,7 +76,7 @@ manifest = json.load(open(os.path.join(run, "manifest.json")))
 cfg = manifest["config"]
 metrics, band, eig = table("metrics.csv"), table("band.csv"), table("eigvecs.csv")
 metric = np.loadtxt(os.path.join(run, "metric.csv"), delimiter=",", skiprows=1, ndmin=2)
-kind = "ConvRFM" if cfg["rfm"]["convolutional"] else "RFM"
+kind = ("ConvRFM" if cfg["rfm"]["convolutional"] else "RFM") + (", centred" if cfg["rfm"].get("centre") else "")
 title = "%s on %s inputs, gain %g" % (kind, cfg["rfm"]["inputs"], cfg["data"]["gain"])
 
 spectrum = table("spectrum.csv") if os.path.exists(os.path.join(run, "spectrum.csv")) else None
@@ -248,7 +249,9 @@ let run (o: Bag) : int =
                 @ (if spec.Convolutional then [ for r in 1..top -> sprintf "eigvec_%d.csv" r ] else [])
             )
 
-        let kind = if spec.Convolutional then sprintf "ConvRFM (q = %d)" spec.Patch else "RFM"
+        let kind =
+            (if spec.Convolutional then sprintf "ConvRFM (q = %d)" spec.Patch else "RFM")
+            + (if spec.Centre then ", centred AGOP" else "")
         let inputs = if spec.Inputs = InputKind.Nlgp then "NLGP" else "Gaussian clone"
         printfn "%s on %s inputs (gain %g, xi %g %g, D = %d), n = %d, test %d, L = %g, lambda = %g, %s x %d"
             kind inputs data.Gain data.Xi0 data.Xi1 data.D spec.Train spec.Test spec.Bandwidth spec.Ridge la.Name la.Threads
