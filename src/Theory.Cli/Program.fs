@@ -13,7 +13,8 @@ let private entry<'T when 'T :> IArgParserTemplate> (name: string) (text: string
 
 let private commands: (string * string * (string[] -> int)) list =
     [ entry<SampleArgs> "sample" "draw NLGP and Gaussian-clone images of both classes; write them and their statistics" Commands.Sample.run
-      entry<IntegrateArgs> "integrate" "integrate the Gaussian-equivalence ODEs of the task from the simulator's initial weights" Commands.Integrate.run ]
+      entry<IntegrateArgs> "integrate" "integrate the Gaussian-equivalence ODEs of the task from the simulator's initial weights" Commands.Integrate.run
+      entry<RfmArgs> "rfm" "recursive feature machine (Laplace kernel) or ConvRFM (--conv): metric learned by AGOP" Commands.Rfm.run ]
 
 let private usage () =
     printfn "theory %s: online SGD on non-linear Gaussian process images against Gaussian-equivalence theory" VersionInfo.Version

@@ -46,6 +46,18 @@ let private texts =
         // sample
         "Count", "images per class and input kind written to samples.csv (1..1000000). Default 16."
         "Stats_Samples", "fresh images per class and input kind measured for stats.csv (0 = no statistics). Default 20000."
+        // rfm (SCIENCE.md section 6)
+        "Conv", "ConvRFM: average over positions of a Laplace kernel between q x q patches (circular padding), one patch metric M."
+        "Patch", "patch side q of --conv (q x q in 2D, length q in 1D), 1..L. Default 5."
+        "Rfm_Train", "training points n (kernel ridge regression solves an n x n system; memory 8 n^2 bytes). Default 5000 (2000 with --conv)."
+        "Rfm_Test", "held-out test points for accuracy and MSE (classes drawn at random). Default 5000 (2000 with --conv)."
+        "Rfm_Iterations", "metric updates M <- AGOP, from M = I; then a final fit (iteration 0 is the fixed kernel). Default 5."
+        "Bandwidth", "bandwidth L of the Laplace kernel exp(-||x - z||_M / L). Default 10."
+        "Ridge", "ridge lambda of alpha = (K + lambda I)^-1 y. Default 1e-3."
+        "Normalise", "AGOP scaling before it becomes M: max (divide by the largest entry; default) | none."
+        "Centre", "centre the gradients before the outer product (M = their covariance; removes the mean-gradient direction)."
+        "Blas", "dense linear algebra: auto (OpenBLAS if libopenblas.so.0 loads, else managed; default) | managed | openblas."
+        "Blas_Threads", "worker threads for the kernel machine. Default: all cores."
     ]
 
 /// The help line of an argument union case (by its name).
