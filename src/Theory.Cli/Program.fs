@@ -12,7 +12,8 @@ let private entry<'T when 'T :> IArgParserTemplate> (name: string) (text: string
     name, text, (fun argv -> match Options.parse<'T> ("theory " + name) argv with Some o -> run o | None -> 0)
 
 let private commands: (string * string * (string[] -> int)) list =
-    [ entry<SampleArgs> "sample" "draw NLGP and Gaussian-clone images of both classes; write them and their statistics" Commands.Sample.run ]
+    [ entry<SampleArgs> "sample" "draw NLGP and Gaussian-clone images of both classes; write them and their statistics" Commands.Sample.run
+      entry<SimulateArgs> "simulate" "online SGD of a two-layer network on NLGP or clone images; trajectory, receptive fields" Commands.Simulate.run ]
 
 let private usage () =
     printfn "theory %s: online SGD on non-linear Gaussian process images against Gaussian-equivalence theory" VersionInfo.Version
