@@ -50,3 +50,13 @@ type SimulateArgs =
 
     interface IArgParserTemplate with
         member s.Usage = Usage.describe s
+
+type BenchArgs =
+    | Out of dir: string
+    | Seed of int
+    | Seconds of float
+    | Xi of xi0: float * xi1: float
+    | Gain of float
+
+    interface IArgParserTemplate with
+        member s.Usage = Usage.describe s

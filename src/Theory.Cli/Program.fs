@@ -13,7 +13,8 @@ let private entry<'T when 'T :> IArgParserTemplate> (name: string) (text: string
 
 let private commands: (string * string * (string[] -> int)) list =
     [ entry<SampleArgs> "sample" "draw NLGP and Gaussian-clone images of both classes; write them and their statistics" Commands.Sample.run
-      entry<SimulateArgs> "simulate" "online SGD of a two-layer network on NLGP or clone images; trajectory, receptive fields" Commands.Simulate.run ]
+      entry<SimulateArgs> "simulate" "online SGD of a two-layer network on NLGP or clone images; trajectory, receptive fields" Commands.Simulate.run
+      entry<BenchArgs> "bench" "whole-run benchmark: SGD steps per second with sampling, SGD alone, sampling alone" Commands.Bench.run ]
 
 let private usage () =
     printfn "theory %s: online SGD on non-linear Gaussian process images against Gaussian-equivalence theory" VersionInfo.Version

@@ -36,6 +36,8 @@ let private texts =
         "Log_Start", "first logged time after 0. Default 0.01."
         "Snapshots", "number of log-spaced weight snapshots (the final weights are always saved). Default 10."
         "Seeds", "number of independent seeds SEED, SEED+1, ... run in parallel across cores. Default 1."
+        // bench
+        "Seconds", "measuring time per figure in seconds (best of three rounds after a warm-up). Default 1."
         // sample
         "Count", "number of images per class and input kind. Default 16."
         "Stats_Samples", "samples per class and input kind used for the statistics in stats.csv. Default 20000."

@@ -95,6 +95,28 @@ public class AnalysisTests
     }
 
     [Fact]
+    public void ConcentrationSeparatesBlobsFromSpreadOutWeights()
+    {
+        Assert.True(ReceptiveField.Concentration(Bump(Torus(20), 1.5, 3, 17), Torus(20)) > 0.99);
+        Assert.True(ReceptiveField.Concentration(Bump(Ring(40), 1.6, 39, 0, -1), Ring(40)) > 0.99);
+        var rng = new Rng(5, 0);
+        foreach (var (g, limit) in new[] { (Torus(20), 0.1), (Ring(40), 0.3) })
+        {
+            var w = new double[g.D];
+            double mean = 0;
+            for (int r = 0; r < 100; r++)
+            {
+                rng.FillGaussian(w);
+                mean += ReceptiveField.Concentration(w, g) / 100;
+            }
+            Assert.True(mean < limit, $"D = {g.D}: mean concentration of i.i.d. Gaussian weights {mean}");
+        }
+        // A plane wave spreads its energy evenly.
+        var wave = Enumerable.Range(0, 400).Select(i => Math.Cos(2 * Math.PI * 3 * (i % 20) / 20.0)).ToArray();
+        Assert.True(ReceptiveField.Concentration(wave, Torus(20)) < ReceptiveField.LocalisedConcentration);
+    }
+
+    [Fact]
     public void TilingIsOneForALatticeAndZeroForCoincidentCentres()
     {
         var ring = Ring(40);

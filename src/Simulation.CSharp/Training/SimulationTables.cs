@@ -7,20 +7,12 @@ namespace Theory.Simulation.Training;
 /// <summary>
 /// The tidy tables of a simulation (one or several seeds, always with a <c>seed</c> column, rows ordered by seed
 /// then time): <c>trajectory.csv</c> (one row per logged time), <c>units.csv</c> (one row per unit and logged time),
-/// <c>rf.csv</c> (final receptive fields, one row per unit) and <c>weights/seed_S.csv</c> (snapshots, one row per
-/// unit and pixel).
+/// <c>rf.csv</c> (final receptive fields, one row per unit; <c>localised</c> = 1 when the energy concentration
+/// <see cref="ReceptiveField.Concentration"/> is at least <see cref="ReceptiveField.LocalisedConcentration"/>) and
+/// <c>weights/seed_S.csv</c> (snapshots, one row per unit and pixel).
 /// </summary>
 public static class SimulationTables
 {
-    /// <summary>
-    /// A unit counts as localised when its IPR is at least this many times the IPR of i.i.d. Gaussian weights,
-    /// 3 / (D + 2).
-    /// </summary>
-    public const double LocalisedIprFactor = 4.0;
-
-    /// <summary>The IPR above which rf.csv marks a receptive field as localised.</summary>
-    public static double LocalisedIpr(int d) => LocalisedIprFactor * ReceptiveField.GaussianIpr(d);
-
     /// <summary>Trajectory columns: errors, population summaries, then the order parameters.</summary>
     public static string[] TrajectoryColumns(NetworkSpec net)
     {
@@ -57,12 +49,12 @@ public static class SimulationTables
     public static CsvTable Units(IReadOnlyList<SimulationResult> runs)
     {
         var table = new CsvTable(["seed", "step", "t", "unit", "population", "ipr", "width", "centre_x", "centre_y",
-            "norm_sq", "kurtosis_0", "kurtosis_1", "v", "b"]);
+            "concentration", "norm_sq", "kurtosis_0", "kurtosis_1", "v", "b"]);
         foreach (var run in runs)
             foreach (var m in run.Points)
                 for (int k = 0; k < run.Network.K; k++)
                     table.Add(run.Seed).Add(m.Step).Add(m.T).Add(k).Add(Populations.Of(run.Network, k)).Add(m.Ipr[k])
-                        .Add(m.Width[k]).Add(m.Centre[k].X).Add(m.Centre[k].Y).Add(m.NormSquared[k])
+                        .Add(m.Width[k]).Add(m.Centre[k].X).Add(m.Centre[k].Y).Add(m.Concentration[k]).Add(m.NormSquared[k])
                         .Add(m.Test.Kurtosis[0][k]).Add(m.Test.Kurtosis[1][k])
                         .Add(m.OrderParameters.V[k]).Add(m.OrderParameters.B[k]).EndRow();
         return table;
@@ -71,22 +63,22 @@ public static class SimulationTables
     /// <summary>Final receptive fields (the last measurement of each run), one row per seed and unit.</summary>
     public static CsvTable ReceptiveFields(IReadOnlyList<SimulationResult> runs)
     {
-        var table = new CsvTable(["seed", "step", "t", "unit", "population", "localised", "ipr", "width", "centre_x",
-            "centre_y", "peak_x", "peak_y", "kurtosis", "v", "b"]);
+        var table = new CsvTable(["seed", "step", "t", "unit", "population", "localised", "concentration", "ipr", "width",
+            "centre_x", "centre_y", "peak_x", "peak_y", "kurtosis", "v", "b"]);
         foreach (var run in runs)
         {
             if (run.Last is not { } m || run.Snapshots.Count == 0) continue;
             var snap = run.Snapshots[^1];
             var geometry = Geometry(run);
             int d = geometry.D, size = geometry.Size;
-            double threshold = LocalisedIpr(d);
             for (int k = 0; k < run.Network.K; k++)
             {
                 // The peak comes from the last snapshot, which is the last measurement when the run completed.
                 int peak = ReceptiveField.Peak(snap.W.AsSpan(k * d, d));
                 int px = geometry.Dim == 1 ? peak : peak % size, py = geometry.Dim == 1 ? 0 : peak / size;
                 table.Add(run.Seed).Add(m.Step).Add(m.T).Add(k).Add(Populations.Of(run.Network, k))
-                    .Add(m.Ipr[k] >= threshold ? 1L : 0L).Add(m.Ipr[k]).Add(m.Width[k]).Add(m.Centre[k].X)
+                    .Add(m.Concentration[k] >= ReceptiveField.LocalisedConcentration ? 1L : 0L).Add(m.Concentration[k])
+                    .Add(m.Ipr[k]).Add(m.Width[k]).Add(m.Centre[k].X)
                     .Add(m.Centre[k].Y).Add(px).Add(py)
                     .Add(0.5 * (m.Test.Kurtosis[0][k] + m.Test.Kurtosis[1][k]))
                     .Add(m.OrderParameters.V[k]).Add(m.OrderParameters.B[k]).EndRow();
