@@ -47,6 +47,9 @@ type SimulateArgs =
     | Log_Points of int
     | Log_Start of float
     | Snapshots of int
+    | Model of string
+    | Kernel of int
+    | Compare of dir: string
 
     interface IArgParserTemplate with
         member s.Usage = Usage.describe s

@@ -36,6 +36,9 @@ let private texts =
         "Log_Start", "first logged time after 0. Default 0.01."
         "Snapshots", "number of log-spaced weight snapshots (the final weights are always saved). Default 10."
         "Seeds", "number of independent seeds SEED, SEED+1, ... run in parallel across cores. Default 1."
+        "Model", "fc (fully-connected two-layer network, default) | conv (K circular-padded filters, average pooling, readout v)."
+        "Kernel", "filter side Q of --model conv: Q taps in 1D, Q x Q in 2D (1..L). Default 5."
+        "Compare", "folder of a finished fc run: report each localised receptive field's best normalised cross-correlation with a learned filter."
         // bench
         "Seconds", "measuring time per figure in seconds (best of three rounds after a warm-up). Default 1."
         // sample

@@ -211,4 +211,38 @@ public class AnalysisTests
         Assert.Equal(1.0, e.Mse, 15);
         Assert.Equal(0.0, e.Accuracy);
     }
+
+    [Theory]
+    [InlineData(1, 30, 5, 17)]
+    [InlineData(2, 12, 3, 130)]
+    public void FilterMatchFindsAFilterPlacedInTheImage(int dim, int size, int kernel, int at)
+    {
+        var g = new ImageGeometry(dim, size, Boundary.Periodic);
+        int q = dim == 1 ? kernel : kernel * kernel;
+        var rng = new Rng(6, 0);
+        var filters = new double[3 * q];
+        rng.FillGaussian(filters);
+        // w = -(filter 1) placed with its centre tap at pixel `at` (wrapping), zero elsewhere.
+        var w = new double[g.D];
+        var c = ReceptiveField.PixelOf(at, g);
+        for (int j = 0; j < q; j++)
+        {
+            int ox = (dim == 1 ? j : j % kernel) - kernel / 2, oy = dim == 1 ? 0 : j / kernel - kernel / 2;
+            int x = ((int)c.X + ox + size) % size, y = ((int)c.Y + oy + size) % size;
+            w[dim == 1 ? x : y * size + x] = -filters[q + j];
+        }
+        var m = FilterMatch.Best(w, g, filters, kernel);
+        Assert.Equal(1, m.Filter);
+        Assert.Equal(-1.0, m.Ncc, 12);
+        Assert.Equal(((int)c.X, (int)c.Y), (m.ShiftX, m.ShiftY));
+        // Energy outside the window lowers the match: adding an equal-energy far-away copy halves |ncc|^2.
+        var twice = (double[])w.Clone();
+        for (int i = 0; i < g.D; i++)
+        {
+            var p = ReceptiveField.PixelOf(i, g);
+            int x = ((int)p.X + size / 2) % size, y = dim == 1 ? 0 : ((int)p.Y + size / 2) % size;
+            twice[dim == 1 ? x : y * size + x] += w[i];
+        }
+        Assert.Equal(Math.Sqrt(0.5), Math.Abs(FilterMatch.Best(twice, g, filters, kernel).Ncc), 9);
+    }
 }

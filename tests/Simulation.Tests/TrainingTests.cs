@@ -180,4 +180,78 @@ public class TrainingTests
         Assert.True(nlgpNegative < 1.5 * gaussian, $"NLGP negative population IPR {nlgpNegative}");
         Assert.True(cloneLargest < 1.5 * gaussian, $"clone IPR {cloneLargest}");
     }
+
+    [Theory]
+    [InlineData(1, 3, Activation.Erf, Readout.Trained, BiasMode.Trained)]
+    [InlineData(1, 4, Activation.Relu, Readout.MeanField, BiasMode.Trained)]
+    [InlineData(2, 3, Activation.Erf, Readout.Trained, BiasMode.Fixed)]
+    [InlineData(2, 2, Activation.Cubic, Readout.Committee, BiasMode.Trained)]
+    public void ConvolutionalStepIsMinusLearningRateTimesFiniteDifferenceGradient(int dim, int kernel, Activation act,
+        Readout readout, BiasMode bias)
+    {
+        var data = new DataSpec { Dim = dim, Size = dim == 1 ? 11 : 5 };
+        var spec = new NetworkSpec { K = 3, Activation = act, Readout = readout, BiasMode = bias, Bias = 0.4, InitStd = 1.0 };
+        var training = new TrainingSpec { Lr = 0.03, LrReadout = 0.02, LrBias = 0.05, Convention = LrConvention.HalfMse };
+        var rates = LearningRates.Resolve(training, spec);
+        var rng = new Rng(21, 0);
+        int q = dim == 1 ? kernel : kernel * kernel, d = data.D;
+        var f = new double[spec.K * q];
+        rng.FillGaussian(f);
+        var v = Initialisation.Readout(spec);
+        var b = Initialisation.Biases(spec);
+        var x = new double[d];
+        rng.FillGaussian(x);
+        const double y = 1.0;
+        double Loss()
+        {
+            double e = y - new ConvolutionalNetwork(spec, data, kernel, rates, f, v, b).Output(x);
+            return 0.5 * e * e;
+        }
+        double Fd(double[] p, int i)
+        {
+            const double h = 1e-6;
+            double keep = p[i];
+            p[i] = keep + h;
+            double up = Loss();
+            p[i] = keep - h;
+            double down = Loss();
+            p[i] = keep;
+            return (up - down) / (2 * h);
+        }
+        var net = new ConvolutionalNetwork(spec, data, kernel, rates, f, v, b);
+        net.Step(x, y);
+        for (int i = 0; i < f.Length; i++)
+            Assert.True(Math.Abs(net.F[i] - (f[i] - training.Lr * Fd(f, i))) <= 1e-8, $"f[{i}]");
+        for (int k = 0; k < spec.K; k++)
+        {
+            double ev = readout == Readout.Trained ? v[k] - 0.02 / d * Fd(v, k) : v[k];
+            double eb = bias == BiasMode.Trained ? b[k] - 0.05 / d * Fd(b, k) : b[k];
+            Assert.True(Math.Abs(net.V[k] - ev) <= 1e-9, $"v[{k}]");
+            Assert.True(Math.Abs(net.B[k] - eb) <= 1e-9, $"b[{k}]");
+        }
+        Assert.NotEqual(f, net.F);
+    }
+
+    [Theory]
+    [InlineData(1, 5)]
+    [InlineData(2, 3)]
+    public void ConvolutionalOutputIsInvariantUnderCircularShifts(int dim, int kernel)
+    {
+        var data = new DataSpec { Dim = dim, Size = 9 };
+        var spec = new NetworkSpec { K = 4, InitStd = 1.0 };
+        var net = new ConvolutionalNetwork(spec, data, kernel, default, 3);
+        var rng = new Rng(8, 0);
+        var x = new double[data.D];
+        rng.FillGaussian(x);
+        double phi = net.Output(x);
+        var shifted = new double[data.D];
+        for (int i = 0; i < data.D; i++)
+        {
+            int px = dim == 1 ? i : i % 9, py = dim == 1 ? 0 : i / 9;
+            int j = dim == 1 ? (px + 3) % 9 : ((py + 2) % 9) * 9 + (px + 5) % 9;
+            shifted[j] = x[i];
+        }
+        Assert.Equal(phi, net.Output(shifted), 12);
+        Assert.NotEqual(phi, net.Output(x.Select((xi, i) => i == 0 ? xi + 1 : xi).ToArray()));
+    }
 }

@@ -73,3 +73,34 @@ let ``bad simulate input exits 2 naming the option`` (args: string, option: stri
     let lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries)
     Assert.Equal(1, lines.Length)
     Assert.Contains(option, lines[0])
+
+[<Theory>]
+[<InlineData("simulate --kernel 3", "--kernel")>]
+[<InlineData("simulate --compare runs/x", "--compare")>]
+[<InlineData("simulate --model conv --kernel 0", "--kernel")>]
+[<InlineData("simulate --model conv --dim 1 --size 10 --kernel 11", "--kernel")>]
+[<InlineData("simulate --model conv --compare /nonexistent-run", "--compare")>]
+[<InlineData("simulate --model mlp", "--model")>]
+let ``bad convolutional options exit 2 naming the option`` (args: string, option: string) =
+    let code, err, _ = simulate args
+    Assert.Equal(2, code)
+    Assert.Contains(option, err)
+
+[<Fact>]
+let ``the convolutional baseline trains, saves its filters and compares with a fully-connected run`` () =
+    let fc, conv = tempDir (), tempDir ()
+    let code, err, _ = simulate (sprintf "%s --out %s" small fc)
+    Assert.True((code = 0), err)
+    // Mark every unit localised so that the comparison has fields to work on whatever this short run learned.
+    let rf = Path.Combine(fc, "rf.csv")
+    let lines = File.ReadAllLines rf
+    let col = Array.IndexOf(lines[0].Split(','), "localised")
+    File.WriteAllLines(rf, lines |> Array.mapi (fun i l -> if i = 0 then l else l.Split(',') |> Array.mapi (fun j c -> if j = col then "1" else c) |> String.concat ","))
+    let code, err, out = simulate (sprintf "%s --model conv --kernel 3 --out %s --compare %s" small conv fc)
+    Assert.True((code = 0), err)
+    let filters = CsvData.Read(Path.Combine(conv, "weights", "seed_0.csv"))
+    Assert.Equal<float[]>([| -1.0; 0.0; 1.0 |], filters.Numbers "x" |> Array.distinct |> Array.sort)
+    let compare = CsvData.Read(Path.Combine(conv, "compare.csv"))
+    Assert.Equal(8, compare.Rows.Count)
+    Assert.All(compare.Numbers "ncc", fun v -> Assert.InRange(abs v, 0.0, 1.0 + 1e-12))
+    Assert.Contains("normalised cross-correlation", out)

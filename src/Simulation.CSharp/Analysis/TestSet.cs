@@ -14,6 +14,9 @@ namespace Theory.Simulation.Analysis;
 /// inputs (0 for Gaussian inputs up to sampling error sqrt(24 / n_a)).</param>
 public sealed record TestEvaluation(double EpsG, double Mse, double Accuracy, double[] EpsGByClass, double[][] Kurtosis);
 
+/// <summary>The output phi(x) of a trained model, for <see cref="TestSet.Evaluate(NetworkOutput)"/>.</summary>
+public delegate double NetworkOutput(ReadOnlySpan<double> x);
+
 /// <summary>
 /// A fixed held-out set of the two-class task: the first half of the samples of class 0, the rest of class 1,
 /// drawn from the <see cref="RngStream.TestSet"/> stream of the seed (so it is the same whatever the training
@@ -51,6 +54,26 @@ public sealed class TestSet
             source.NextOfClass(classes[i], x.AsSpan(i * d, d));
         }
         return new TestSet(d, x, classes);
+    }
+
+    /// <summary>Test error and accuracy of any model (no pre-activation statistics: <c>Kurtosis</c> is empty).</summary>
+    public TestEvaluation Evaluate(NetworkOutput output)
+    {
+        int n = Count;
+        double se = 0, correct = 0;
+        Span<double> seClass = stackalloc double[2];
+        Span<int> nClass = stackalloc int[2];
+        for (int i = 0; i < n; i++)
+        {
+            double phi = output(Input(i));
+            double y = DataSpec.Label(Classes[i]), e = (y - phi) * (y - phi);
+            se += e;
+            seClass[Classes[i]] += e;
+            nClass[Classes[i]]++;
+            if (phi * y > 0) correct++;
+        }
+        return new TestEvaluation(0.5 * se / n, se / n, correct / n,
+            [0.5 * seClass[0] / Math.Max(1, nClass[0]), 0.5 * seClass[1] / Math.Max(1, nClass[1])], []);
     }
 
     /// <summary>Evaluates a network on every test sample.</summary>

@@ -45,7 +45,8 @@ public static class DivergenceGuard
     /// <summary>|y - phi| beyond this counts as divergence (the labels are +-1).</summary>
     public const double MaxError = 1e6;
 
-    /// <summary><c>|w_k|^2 / D</c> beyond this counts as divergence (pre-activations of order 10^4).</summary>
+    /// <summary><c>|w_k|^2 / D</c> (mean squared weight) beyond this counts as divergence (pre-activations of order
+    /// 10^4).</summary>
     public const double MaxNormSquared = 1e8;
 
     /// <summary>|v_k| or |b_k| beyond this counts as divergence.</summary>
@@ -60,19 +61,19 @@ public static class DivergenceGuard
         $"V = {Check.Fmt(rates.V)}, B = {Check.Fmt(rates.B)}; activation {net.Activation.ToString().ToLowerInvariant()}, " +
         $"readout {net.Readout.ToString().ToLowerInvariant()}): try a smaller --lr";
 
-    /// <summary>Checks norms, readout and biases; returns a failure message or null.</summary>
-    public static string? CheckParameters(TwoLayerNetwork net, long step, Span<double> scratch)
+    /// <summary>Checks first-layer norms (per weight), readout and biases; returns a failure message or null.</summary>
+    public static string? CheckParameters(IOnlineNetwork net, long step, int d)
     {
-        net.SquaredNorms(scratch);
         for (int k = 0; k < net.K; k++)
         {
-            double n2 = scratch[k] / net.D;
+            var w = net.UnitWeights(k);
+            double n2 = System.Numerics.Tensors.TensorPrimitives.Dot(w, w) / w.Length;
             if (!double.IsFinite(n2) || n2 > MaxNormSquared)
-                return Message(step, net.D, $"|w_{k}|^2 / D", n2, net.Rates, net.Spec);
+                return Message(step, d, $"|w_{k}|^2 / {w.Length}", n2, net.Rates, net.Spec);
             if (!double.IsFinite(net.V[k]) || Math.Abs(net.V[k]) > MaxParameter)
-                return Message(step, net.D, $"v_{k}", net.V[k], net.Rates, net.Spec);
+                return Message(step, d, $"v_{k}", net.V[k], net.Rates, net.Spec);
             if (!double.IsFinite(net.B[k]) || Math.Abs(net.B[k]) > MaxParameter)
-                return Message(step, net.D, $"b_{k}", net.B[k], net.Rates, net.Spec);
+                return Message(step, d, $"b_{k}", net.B[k], net.Rates, net.Spec);
         }
         return null;
     }

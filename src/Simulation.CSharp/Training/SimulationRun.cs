@@ -102,43 +102,22 @@ public static class SimulationRun
         var snaps = new HashSet<long>(schedule.SnapshotSteps);
         var source = sources(training.Inputs, new Rng(seed, RngStream.Training));
         var x = new double[d];
-        var norms = new double[network.K];
         var sgd = new Stopwatch();
         long step = 0, final = schedule.FinalStep;
+        Action<long>? chunk = onProgress is null ? null : s => onProgress(final > 0 ? (double)s / final : 1.0);
 
         foreach (long target in schedule.EventSteps)
         {
-            sgd.Start();
-            string? failure = null;
-            while (step < target && failure is null)
-            {
-                long end = Math.Min(target, step + DivergenceGuard.CheckEvery);
-                for (; step < end; step++)
-                {
-                    int a = source.Next(x);
-                    double delta = net.Step(x, DataSpec.Label(a));
-                    // NaN fails this comparison too.
-                    if (!(Math.Abs(delta) <= DivergenceGuard.MaxError))
-                    {
-                        failure = DivergenceGuard.Message(step + 1, d, "the output error y - phi", delta, rates, network);
-                        step++;
-                        break;
-                    }
-                }
-                failure ??= DivergenceGuard.CheckParameters(net, step, norms);
-                if (cancellation.IsCancellationRequested) break;
-                onProgress?.Invoke(final > 0 ? (double)step / final : 1.0);
-            }
-            sgd.Stop();
-            result.Steps = step;
-            if (failure is not null)
+            var state = OnlineLoop.Advance(net, source, x, step, target, d, sgd, chunk, cancellation);
+            step = result.Steps = state.Steps;
+            if (state.Failure is not null)
             {
                 result.Outcome = SimulationOutcome.Diverged;
-                result.Failure = failure;
+                result.Failure = state.Failure;
                 result.FailedStep = step;
                 break;
             }
-            if (cancellation.IsCancellationRequested)
+            if (state.Cancelled)
             {
                 result.Outcome = SimulationOutcome.Cancelled;
                 break;

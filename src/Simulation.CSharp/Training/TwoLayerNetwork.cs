@@ -10,7 +10,7 @@ namespace Theory.Simulation.Training;
 /// <c>b_k += (B / D) v_k g'(lambda_k) (y - phi)</c>, the rates <see cref="LearningRates"/> resolved from either
 /// convention. <see cref="Step"/> allocates nothing. Not thread-safe (scratch buffers are per instance).
 /// </summary>
-public sealed class TwoLayerNetwork
+public sealed class TwoLayerNetwork : IOnlineNetwork
 {
     private readonly double[] _lambda, _g, _gPrime;
     private readonly double _invSqrtD;
@@ -62,6 +62,8 @@ public sealed class TwoLayerNetwork
 
     /// <summary>Weights of unit k.</summary>
     public Span<double> Unit(int k) => W.AsSpan(k * D, D);
+
+    ReadOnlySpan<double> IOnlineNetwork.UnitWeights(int k) => W.AsSpan(k * D, D);
 
     /// <summary>Pre-activations <c>lambda_k = w_k . x / sqrt D + b_k</c> into <paramref name="lambda"/> (length K).</summary>
     public void PreActivations(ReadOnlySpan<double> x, Span<double> lambda)
