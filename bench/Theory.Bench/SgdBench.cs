@@ -15,7 +15,7 @@ public class SgdBench
 {
     private const int Steps = 1024;
     private NlgpTask _task = null!;
-    private TwoLayerNetwork _net = null!;
+    private TwoLayerNetwork _net = null!, _start = null!;
     private ISampleSource _source = null!;
     private double[] _bank = null!, _labels = null!, _x = null!;
 
@@ -29,6 +29,7 @@ public class SgdBench
         var net = new NetworkSpec { Readout = Readout };
         var training = new TrainingSpec();
         _net = new TwoLayerNetwork(net, _task.D, LearningRates.Resolve(training, net), 0);
+        _start = _net.Clone();
         _source = _task.CreateSource(InputKind.Nlgp, new Rng(0, RngStream.Training));
         int d = _task.D;
         _x = new double[d];
@@ -42,6 +43,8 @@ public class SgdBench
     {
         int d = _task.D;
         double s = 0;
+        // Restart from the initial weights so that cycling the bank of samples does not overfit it.
+        _net.SetParameters(_start.W, _start.V, _start.B);
         for (int i = 0; i < Steps; i++) s += _net.Step(_bank.AsSpan(i * d, d), _labels[i]);
         return s;
     }

@@ -38,9 +38,13 @@ public static class SgdBenchmark
         var bank = new double[Chunk * d];
         var labels = new double[Chunk];
         for (int i = 0; i < Chunk; i++) labels[i] = DataSpec.Label(source.Next(bank.AsSpan(i * d, d)));
+        // Restarting from the initial weights every Chunk steps keeps the network from overfitting the bank (which
+        // would drive the pre-activations far out, a regime a real run with fresh samples never sees).
         var net = new TwoLayerNetwork(network, d, rates, training.Seed);
+        var start = net.Clone();
         double sgd = Rate(seconds, () =>
         {
+            net.SetParameters(start.W, start.V, start.B);
             for (int i = 0; i < Chunk; i++) net.Step(bank.AsSpan(i * d, d), labels[i]);
         });
 

@@ -118,6 +118,14 @@ public sealed class TwoLayerNetwork : IOnlineNetwork
         }
     }
 
+    /// <summary>Overwrites the parameters (for example to restart from the initial state).</summary>
+    public void SetParameters(ReadOnlySpan<double> w, ReadOnlySpan<double> v, ReadOnlySpan<double> b)
+    {
+        w.CopyTo(W);
+        v.CopyTo(V);
+        b.CopyTo(B);
+    }
+
     /// <summary>A deep copy (for snapshots and tests).</summary>
     public TwoLayerNetwork Clone() => new(Spec, D, Rates, W, V, B);
 }

@@ -23,6 +23,19 @@ let private populationIpr (run: SimulationResult) (population: string) =
         let members = Populations.Members(run.Network, population)
         if members.Length = 0 then nan else members |> Array.averageBy (fun k -> m.Ipr[k])
 
+/// Progress for `seeds` parallel runs: one bar per seed up to 8 seeds, else one bar for their mean progress.
+let private withProgress (label: string) (first: int) (seeds: int) (work: (int -> float -> unit) -> 'T) : 'T =
+    if seeds <= 8 then
+        let names = Array.init seeds (fun i -> sprintf "seed %d%s" (first + i) label)
+        Theory.Cli.Progress.run names work
+    else
+        let fractions = Array.zeroCreate<float> seeds
+        let gate = obj ()
+        Theory.Cli.Progress.run [| sprintf "%d seeds%s" seeds label |] (fun report ->
+            work (fun i f ->
+                let mean = lock gate (fun () -> fractions[i] <- f; Array.average fractions)
+                report 0 mean))
+
 /// Writes every table of the runs into the run folder and lists the files in the manifest.
 let save (dir: RunDirectory) (manifest: RunManifest) (runs: SimulationResult[]) =
     let files = ResizeArray<string>()
@@ -84,9 +97,8 @@ let private runConvolution (dir: RunDirectory) (manifest: RunManifest) (data: Da
     let task = NlgpTask data
     for w in task.Warnings do
         eprintfn "theory simulate: warning: %s" w
-    let names = Array.init seeds (fun i -> sprintf "seed %d (conv)" (training.Seed + i))
     let runs =
-        Theory.Cli.Progress.run names (fun report ->
+        withProgress " (conv)" training.Seed seeds (fun report ->
             ConvolutionRun.RunSeeds(task, network, training, kernel, seeds, (fun i f -> report i f), Interrupt.token ()))
     let files = ResizeArray<string>([ "manifest.json" ])
     let write (name: string) (table: CsvTable) =
@@ -181,12 +193,12 @@ let run (o: Bag) : int =
         let task = NlgpTask data
         for w in task.Warnings do
             eprintfn "theory simulate: warning: %s" w
-        let names = Array.init seeds (fun i -> sprintf "seed %d" (training.Seed + i))
         let runs =
-            Theory.Cli.Progress.run names (fun report ->
+            withProgress "" training.Seed seeds (fun report ->
                 SimulationRun.RunSeeds(task, network, training, seeds, (fun i f -> report i f), Interrupt.token ()))
         save dir manifest runs
         results manifest runs
+        manifest.Results["peak_working_set_mb"] <- JsonValue.Create(float (Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64) / 1048576.0)
         summary runs
         printfn "results in %s" dir.Path
         match runs |> Array.tryFind (fun r -> r.Outcome = SimulationOutcome.Diverged) with
