@@ -254,4 +254,49 @@ public class TrainingTests
         Assert.Equal(phi, net.Output(shifted), 12);
         Assert.NotEqual(phi, net.Output(x.Select((xi, i) => i == 0 ? xi + 1 : xi).ToArray()));
     }
+
+    /// <summary>
+    /// The fused first-layer kernels (blocks of four rows, vector bodies and scalar tails) agree with a plain loop
+    /// for every K mod 4 and D mod 8.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 3)]
+    [InlineData(3, 8)]
+    [InlineData(4, 13)]
+    [InlineData(5, 16)]
+    [InlineData(7, 37)]
+    [InlineData(8, 400)]
+    [InlineData(9, 21)]
+    public void StepAgreesWithAPlainLoopForAnyShape(int k, int d)
+    {
+        var spec = new NetworkSpec { K = k, Readout = Readout.Trained, InitStd = 1.0 };
+        var rates = new LearningRates(0.7, 0.3, 0.5);
+        var rng = new Rng(31, 0);
+        var net = new TwoLayerNetwork(spec, d, rates, 2);
+        var w = (double[])net.W.Clone();
+        var v = (double[])net.V.Clone();
+        var b = (double[])net.B.Clone();
+        var x = new double[d];
+        rng.FillGaussian(x);
+        var act = new ActivationFunction(spec);
+        double phi = 0;
+        var gp = new double[k];
+        for (int u = 0; u < k; u++)
+        {
+            double dot = 0;
+            for (int i = 0; i < d; i++) dot += w[u * d + i] * x[i];
+            double lambda = dot / Math.Sqrt(d) + b[u];
+            phi += v[u] * act.Value(lambda);
+            gp[u] = act.Derivative(lambda);
+        }
+        const double y = 1.0;
+        double delta = net.Step(x, y);
+        Assert.Equal(y - phi, delta, 12);
+        for (int u = 0; u < k; u++)
+            for (int i = 0; i < d; i++)
+            {
+                double expected = w[u * d + i] + rates.W / Math.Sqrt(d) * v[u] * gp[u] * (y - phi) * x[i];
+                Assert.True(Math.Abs(net.W[u * d + i] - expected) <= 1e-12 * (1 + Math.Abs(expected)), $"w[{u},{i}]");
+            }
+    }
 }

@@ -12,7 +12,7 @@ namespace Theory.Simulation.Training;
 /// </summary>
 public sealed class TwoLayerNetwork : IOnlineNetwork
 {
-    private readonly double[] _lambda, _g, _gPrime;
+    private readonly double[] _lambda, _g, _gPrime, _coef;
     private readonly double _invSqrtD;
 
     /// <summary>A network in the initial state of <paramref name="seed"/> (<see cref="Initialisation"/>).</summary>
@@ -38,6 +38,7 @@ public sealed class TwoLayerNetwork : IOnlineNetwork
         _lambda = new double[K];
         _g = new double[K];
         _gPrime = new double[K];
+        _coef = new double[K];
         _invSqrtD = 1.0 / Math.Sqrt(d);
         TrainReadout = spec.Readout == Readout.Trained;
         TrainBias = spec.BiasMode == BiasMode.Trained;
@@ -90,21 +91,24 @@ public sealed class TwoLayerNetwork : IOnlineNetwork
         var g = _g.AsSpan();
         var gp = _gPrime.AsSpan();
         var w = W.AsSpan();
-        for (int k = 0; k < K; k++) lambda[k] = TensorPrimitives.Dot(w.Slice(k * d, d), x) * _invSqrtD + B[k];
+        FusedKernels.DotRows(w, K, d, x, lambda);
+        for (int k = 0; k < K; k++) lambda[k] = lambda[k] * _invSqrtD + B[k];
         Activation.Evaluate(lambda, g, gp);
         double phi = 0;
         for (int k = 0; k < K; k++) phi += V[k] * g[k];
         double delta = y - phi;
 
+        // All updates from the parameters before the step; the first-layer coefficients go to _coef.
         double cw = Rates.W * _invSqrtD * delta, cb = Rates.B / d * delta, cv = Rates.V / d * delta;
+        var coef = _coef.AsSpan();
         for (int k = 0; k < K; k++)
         {
             double vk = V[k], common = vk * gp[k];
-            var wk = w.Slice(k * d, d);
-            TensorPrimitives.MultiplyAdd(x, cw * common, wk, wk);
+            coef[k] = cw * common;
             if (TrainBias) B[k] += cb * common;
             if (TrainReadout) V[k] = vk + cv * g[k];
         }
+        FusedKernels.AddScaledRows(w, K, d, x, coef);
         return delta;
     }
 
