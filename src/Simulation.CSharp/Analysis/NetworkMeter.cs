@@ -11,6 +11,7 @@ namespace Theory.Simulation.Analysis;
 /// <param name="Ipr">Per unit: inverse participation ratio of w_k.</param>
 /// <param name="Width">Per unit: receptive-field width (FWHM of |w_k| around its peak, pixels).</param>
 /// <param name="Centre">Per unit: receptive-field centre (energy-weighted circular mean).</param>
+/// <param name="Peak">Per unit: the pixel of largest |w_k|.</param>
 /// <param name="Concentration">Per unit: fraction of the weight energy within one width of the peak.</param>
 /// <param name="NormSquared">Per unit: <c>|w_k|^2 / D</c>.</param>
 /// <param name="OrderParameters">Q^a from the weights and the exact class covariances, v and b.</param>
@@ -21,6 +22,7 @@ public sealed record NetworkMeasurement(
     double[] Ipr,
     double[] Width,
     RfCentre[] Centre,
+    int[] Peak,
     double[] Concentration,
     double[] NormSquared,
     OrderParameters OrderParameters);
@@ -83,6 +85,7 @@ public sealed class NetworkMeter
         var centre = new RfCentre[k];
         var norm = new double[k];
         var conc = new double[k];
+        var peak = new int[k];
         for (int u = 0; u < k; u++)
         {
             var w = net.Unit(u);
@@ -90,9 +93,10 @@ public sealed class NetworkMeter
             width[u] = ReceptiveField.Width(w, Geometry);
             centre[u] = ReceptiveField.Centre(w, Geometry);
             conc[u] = ReceptiveField.Concentration(w, Geometry);
+            peak[u] = ReceptiveField.Peak(w);
             norm[u] = System.Numerics.Tensors.TensorPrimitives.Dot<double>(w, w) / d;
         }
-        return new NetworkMeasurement(step, t, TestSet.Evaluate(net), ipr, width, centre, conc, norm,
+        return new NetworkMeasurement(step, t, TestSet.Evaluate(net), ipr, width, centre, peak, conc, norm,
             _op.Measure(net.W, net.V, net.B));
     }
 }

@@ -127,8 +127,8 @@ public static class ReceptiveField
     /// <summary>
     /// Energy concentration: the fraction of <c>sum w^2</c> within a (torus) distance of one width
     /// (<see cref="Width"/>, at least one pixel) of the peak pixel. Close to 1 for a single blob (0.999 for a
-    /// noiseless Gaussian bump), small for spread-out or oscillatory weights (about 0.03 for i.i.d. Gaussian
-    /// weights on a 20 x 20 torus, 0.1-0.2 on a ring of 40 pixels). A receptive field counts as localised when it
+    /// noiseless Gaussian bump), small for spread-out or oscillatory weights (0.036 on average for i.i.d. Gaussian
+    /// weights on a 20 x 20 torus, 0.20 on a ring of 40 pixels). A receptive field counts as localised when it
     /// is at least <see cref="LocalisedConcentration"/>.
     /// </summary>
     public static double Concentration(ReadOnlySpan<double> w, ImageGeometry geometry)

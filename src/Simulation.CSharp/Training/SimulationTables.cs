@@ -67,15 +67,12 @@ public static class SimulationTables
             "centre_x", "centre_y", "peak_x", "peak_y", "kurtosis", "v", "b"]);
         foreach (var run in runs)
         {
-            if (run.Last is not { } m || run.Snapshots.Count == 0) continue;
-            var snap = run.Snapshots[^1];
+            if (run.Last is not { } m) continue;
             var geometry = Geometry(run);
-            int d = geometry.D, size = geometry.Size;
             for (int k = 0; k < run.Network.K; k++)
             {
-                // The peak comes from the last snapshot, which is the last measurement when the run completed.
-                int peak = ReceptiveField.Peak(snap.W.AsSpan(k * d, d));
-                int px = geometry.Dim == 1 ? peak : peak % size, py = geometry.Dim == 1 ? 0 : peak / size;
+                var peak = ReceptiveField.PixelOf(m.Peak[k], geometry);
+                long px = (long)peak.X, py = (long)peak.Y;
                 table.Add(run.Seed).Add(m.Step).Add(m.T).Add(k).Add(Populations.Of(run.Network, k))
                     .Add(m.Concentration[k] >= ReceptiveField.LocalisedConcentration ? 1L : 0L).Add(m.Concentration[k])
                     .Add(m.Ipr[k]).Add(m.Width[k]).Add(m.Centre[k].X)
