@@ -104,3 +104,21 @@ let ``the convolutional baseline trains, saves its filters and compares with a f
     Assert.Equal(8, compare.Rows.Count)
     Assert.All(compare.Numbers "ncc", fun v -> Assert.InRange(abs v, 0.0, 1.0 + 1e-12))
     Assert.Contains("normalised cross-correlation", out)
+
+[<Fact>]
+let ``theory bench measures every configuration and names the machine`` () =
+    let dir = tempDir ()
+    Theory.Cli.Progress.quiet <- true
+    let code, err, out = runCli [| "bench"; "--seconds"; "0.03"; "--out"; dir |]
+    Assert.True((code = 0), err)
+    Assert.Contains("machine:", out)
+    let table = CsvData.Read(Path.Combine(dir, "bench.csv"))
+    Assert.Equal(8, table.Rows.Count)
+    for column in [ "whole_steps_per_s"; "sgd_steps_per_s"; "samples_per_s" ] do
+        Assert.All(table.Numbers column, fun v -> Assert.True(v > 0.0, column))
+
+[<Fact>]
+let ``bench rejects a non-positive measuring time`` () =
+    let code, err, _ = runCli [| "bench"; "--seconds"; "0" |]
+    Assert.Equal(2, code)
+    Assert.Contains("--seconds", err)
