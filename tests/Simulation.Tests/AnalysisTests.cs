@@ -114,6 +114,12 @@ public class AnalysisTests
         // A plane wave spreads its energy evenly.
         var wave = Enumerable.Range(0, 400).Select(i => Math.Cos(2 * Math.PI * 3 * (i % 20) / 20.0)).ToArray();
         Assert.True(ReceptiveField.Concentration(wave, Torus(20)) < ReceptiveField.LocalisedConcentration);
+        // A blob a few pixels wide is localised; a smooth bump as wide as the image is concentrated but not localised.
+        var blob = Bump(Torus(20), 1.5, 3, 17);
+        Assert.True(ReceptiveField.IsLocalised(ReceptiveField.Concentration(blob, Torus(20)), ReceptiveField.Ipr(blob), 400));
+        var broad = Bump(Torus(20), 6.0, 3, 17);
+        Assert.True(ReceptiveField.Concentration(broad, Torus(20)) > 0.9);
+        Assert.False(ReceptiveField.IsLocalised(ReceptiveField.Concentration(broad, Torus(20)), ReceptiveField.Ipr(broad), 400));
     }
 
     [Fact]

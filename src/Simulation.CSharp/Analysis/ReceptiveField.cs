@@ -128,8 +128,8 @@ public static class ReceptiveField
     /// Energy concentration: the fraction of <c>sum w^2</c> within a (torus) distance of one width
     /// (<see cref="Width"/>, at least one pixel) of the peak pixel. Close to 1 for a single blob (0.999 for a
     /// noiseless Gaussian bump), small for spread-out or oscillatory weights (0.036 on average for i.i.d. Gaussian
-    /// weights on a 20 x 20 torus, 0.20 on a ring of 40 pixels). A receptive field counts as localised when it
-    /// is at least <see cref="LocalisedConcentration"/>.
+    /// weights on a 20 x 20 torus, 0.20 on a ring of 40 pixels). A broad smooth field spanning the image also has
+    /// a concentration near 1, which is why <see cref="IsLocalised"/> asks for a large IPR as well.
     /// </summary>
     public static double Concentration(ReadOnlySpan<double> w, ImageGeometry geometry)
     {
@@ -146,8 +146,19 @@ public static class ReceptiveField
         return total > 0 ? inside / total : double.NaN;
     }
 
-    /// <summary>The concentration above which a receptive field counts as localised (a single blob).</summary>
+    /// <summary>The concentration a localised receptive field has at least.</summary>
     public const double LocalisedConcentration = 0.5;
+
+    /// <summary>How many times the i.i.d. Gaussian IPR <see cref="GaussianIpr"/> a localised field has at least.</summary>
+    public const double LocalisedIprFactor = 2.0;
+
+    /// <summary>
+    /// A receptive field is localised (a single blob) when at least half its energy lies within one width of its
+    /// peak (<see cref="Concentration"/> &gt;= 0.5, which rules out oscillatory and noisy fields) and its IPR is at
+    /// least twice that of i.i.d. Gaussian weights (which rules out broad smooth fields that span the image).
+    /// </summary>
+    public static bool IsLocalised(double concentration, double ipr, int d) =>
+        concentration >= LocalisedConcentration && ipr >= LocalisedIprFactor * GaussianIpr(d);
 
     /// <summary>Pixel i as a position (x along the ring or the columns, y along the rows; y = 0 in 1D).</summary>
     public static RfCentre PixelOf(int i, ImageGeometry geometry) =>

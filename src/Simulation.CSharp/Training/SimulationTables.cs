@@ -7,8 +7,8 @@ namespace Theory.Simulation.Training;
 /// <summary>
 /// The tidy tables of a simulation (one or several seeds, always with a <c>seed</c> column, rows ordered by seed
 /// then time): <c>trajectory.csv</c> (one row per logged time), <c>units.csv</c> (one row per unit and logged time),
-/// <c>rf.csv</c> (final receptive fields, one row per unit; <c>localised</c> = 1 when the energy concentration
-/// <see cref="ReceptiveField.Concentration"/> is at least <see cref="ReceptiveField.LocalisedConcentration"/>) and
+/// <c>rf.csv</c> (final receptive fields, one row per unit; <c>localised</c> = 1 when
+/// <see cref="ReceptiveField.IsLocalised"/>) and
 /// <c>weights/seed_S.csv</c> (snapshots, one row per unit and pixel).
 /// </summary>
 public static class SimulationTables
@@ -74,7 +74,7 @@ public static class SimulationTables
                 var peak = ReceptiveField.PixelOf(m.Peak[k], geometry);
                 long px = (long)peak.X, py = (long)peak.Y;
                 table.Add(run.Seed).Add(m.Step).Add(m.T).Add(k).Add(Populations.Of(run.Network, k))
-                    .Add(m.Concentration[k] >= ReceptiveField.LocalisedConcentration ? 1L : 0L).Add(m.Concentration[k])
+                    .Add(ReceptiveField.IsLocalised(m.Concentration[k], m.Ipr[k], geometry.D) ? 1L : 0L).Add(m.Concentration[k])
                     .Add(m.Ipr[k]).Add(m.Width[k]).Add(m.Centre[k].X)
                     .Add(m.Centre[k].Y).Add(px).Add(py)
                     .Add(0.5 * (m.Test.Kurtosis[0][k] + m.Test.Kurtosis[1][k]))
