@@ -78,3 +78,47 @@ type RfmArgs =
 
     interface IArgParserTemplate with
         member s.Usage = Usage.describe s
+
+type SimulateArgs =
+    | Config of path: string
+    | Out of dir: string
+    | Seed of int
+    | Seeds of int
+    | Dim of int
+    | Size of int
+    | Xi of xi0: float * xi1: float
+    | Gain of float
+    | Open
+    | Jitter of float
+    | Inputs of string
+    | [<CustomCommandLine("-K")>] K of int
+    | Activation of string
+    | Cubic of alpha: float * beta: float
+    | Readout of string
+    | Bias of string
+    | Init_Std of float
+    | Lr of float
+    | Lr_Readout of float
+    | Lr_Bias of float
+    | Convention of string
+    | Time of float
+    | Test_Size of int
+    | Log_Points of int
+    | Log_Start of float
+    | Snapshots of int
+    | Model of string
+    | Kernel of int
+    | Compare of dir: string
+
+    interface IArgParserTemplate with
+        member s.Usage = Usage.describe s
+
+type BenchArgs =
+    | Out of dir: string
+    | Seed of int
+    | Seconds of float
+    | Xi of xi0: float * xi1: float
+    | Gain of float
+
+    interface IArgParserTemplate with
+        member s.Usage = Usage.describe s

@@ -13,11 +13,11 @@ let private texts =
         // the data (SCIENCE.md section 1)
         "Dim", "1 = ring of L pixels (D = L), 2 = L x L torus (D = L^2). Default 2."
         "Size", "image side L in pixels (2..1048576 in 1D, 2..1024 in 2D). Default 20."
-        "Xi", "correlation lengths XI0 < XI1 of class 0 (label +1) and class 1 (label -1); C_ij = exp(-d^2/xi^2)."
+        "Xi", "correlation lengths XI0 < XI1 of class 0 (label +1) and class 1 (label -1); C_ij = exp(-d^2/xi^2). Default 1 3."
         "Gain", "NLGP gain g >= 0: x = erf(g z / sqrt 2) / sqrt(gamma(g)); g -> 0 Gaussian, g -> inf sign(z). (erf(g' z) code uses g' = g / sqrt 2.)"
         "Open", "open boundaries (Toeplitz covariances, dense factor) instead of the periodic default."
         "Jitter", "added to the latent covariance diagonal to make it positive definite. Default 1e-3."
-        "Inputs", "what the network sees: nlgp (non-Gaussian images) or gp (their Gaussian clone, same covariance)."
+        "Inputs", "what the network sees: nlgp (non-Gaussian images, default) or gp (their Gaussian clone, same covariance)."
         // the network (SCIENCE.md section 2)
         "K", "number of hidden units K. Default 8."
         "Activation", "erf (= erf(h/sqrt 2), default) | relu | sigmoid | linear | cubic (alpha h - (beta/3) h^3)."
@@ -43,6 +43,11 @@ let private texts =
         "Dt", "step of --solver euler (explicit Euler, for accuracy studies). Default 0.01."
         "No_Class_Error", "skip the classification error P(y phi < 0) (a K-dimensional lattice integral per logged time)."
         "Reference", "trajectory.csv of another run (e.g. euler with a tiny --dt): prints max |eps_g - eps_ref| / eps_ref."
+        "Model", "fc (fully-connected two-layer network, default) | conv (K circular-padded filters, average pooling, readout v)."
+        "Kernel", "filter side Q of --model conv: Q taps in 1D, Q x Q in 2D (1..L). Default 5."
+        "Compare", "folder of a finished fc run: report each localised receptive field's best normalised cross-correlation with a learned filter."
+        // bench
+        "Seconds", "measuring time per figure in seconds (best of three rounds after a warm-up). Default 1."
         // sample
         "Count", "images per class and input kind written to samples.csv (1..1000000). Default 16."
         "Stats_Samples", "fresh images per class and input kind measured for stats.csv (0 = no statistics). Default 20000."

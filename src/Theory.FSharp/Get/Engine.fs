@@ -333,7 +333,7 @@ let integrate (data: DataSpec) (network: NetworkSpec) (training: TrainingSpec) (
 /// v, b; M if the classes have means) on the NLGP task (class a: probability 1/2, label +1 / -1, zero mean): what the
 /// Gaussian equivalence predicts for a network whose weights have these overlaps. SCIENCE.md's sharper diagnostic
 /// compares it with a simulation's measured test error. `classErrorLattice` = 0 skips the classification error (NaN).
-let nlgpErrorAt (activation: ActivationFunction) (quadrature: QuadratureSettings) (classErrorLattice: int)
+let nlgpErrorAt (activation: Theory.Gaussian.ActivationFunction) (quadrature: QuadratureSettings) (classErrorLattice: int)
                 (op: OrderParameters) =
     let k = op.K
     let mutable eps = 0.0
