@@ -41,7 +41,7 @@ let ``cumulant and fourth-moment contractions equal the explicit tensor contract
     let d = s.D
     let t4 = Array.zeroCreate<float> (d * d * d * d)
     for k in 0 .. s.N - 1 do
-        let x = s.X[k * d .. k * d + d - 1]
+        let x = s.RowCopy k
         for i in 0 .. d - 1 do
             for j in 0 .. d - 1 do
                 for l in 0 .. d - 1 do
@@ -57,9 +57,11 @@ let ``cumulant and fourth-moment contractions equal the explicit tensor contract
         let r2 = Array.zeroCreate d
         let v2 = c.Fourth(w, r2)
         let e2, ev2 = contractExplicit explicitFourth w
-        let scale = 1e-10 * (1.0 + Array.sumBy (fun x -> x * x) w) ** 2.0
-        let close (a: float[]) (b: float[]) = Array.forall2 (fun x y -> abs (x - y) <= scale * (1.0 + abs y)) a b
-        close r1 e1 && abs (v1 - ev1) <= scale * (1.0 + abs ev1) && close r2 e2 && abs (v2 - ev2) <= scale * (1.0 + abs ev2)
+        // The contraction sums in single precision within blocks of 256 samples (relative error at most about
+        // (D + 256) 2^-24 = 1.6e-5 of the largest term, the fourth moment); the explicit tensor is exact in double.
+        let scale = 2e-5 * (Array.map abs e2 |> Array.max |> max (abs ev2))
+        let close (a: float[]) (b: float[]) = Array.forall2 (fun x y -> abs (x - y) <= scale) a b
+        close r1 e1 && abs (v1 - ev1) <= scale && close r2 e2 && abs (v2 - ev2) <= scale
     Check.One(Config.QuickThrowOnFailure.WithMaxTest 30, Prop.forAll (Arb.fromGen gen) prop)
 
 [<Fact>]
@@ -67,7 +69,7 @@ let ``contractions are bitwise reproducible and independent of the thread schedu
     let task = NlgpTask(spec1d 24 10.0)
     let a = SampleSet.draw task InputKind.Nlgp 0 3000 11
     let b = SampleSet.draw task InputKind.Nlgp 0 3000 11
-    Assert.Equal<float[]>(a.X, b.X)
+    Assert.Equal<float32[]>(a.X, b.X)
     let w = Array.init 24 (fun i -> sin (float i))
     let r1, r2 = Array.zeroCreate 24, Array.zeroCreate 24
     let v1 = (Contraction a).Cumulant(w, r1)

@@ -22,9 +22,9 @@ let private symmetricSamples (seed: uint64) (d: int) (half: int) (cls: int) =
             let v = 3.4 * rng.NextDouble() - 1.7
             x[k * d + i] <- v
             x[(half + k) * d + i] <- -v
-    SampleSet(d, 2 * half, x, InputKind.Nlgp, cls)
+    SampleSet.OfDoubles(d, 2 * half, x, InputKind.Nlgp, cls)
 
-let private row (s: SampleSet) k = s.X[k * s.D .. k * s.D + s.D - 1]
+let private row (s: SampleSet) k = s.RowCopy k
 let private dotp (a: float[]) (b: float[]) = Array.fold2 (fun s x y -> s + x * y) 0.0 a b
 
 /// Sample covariance times w and sample fourth moment T(w,w,w), by plain loops.
@@ -56,6 +56,10 @@ let private gradient (f: float[] -> float) (w: float[]) (h: float) =
 let private close (tol: float) (a: float[]) (b: float[]) =
     let scale = 1.0 + (Array.map abs b |> Array.max)
     Array.forall2 (fun x y -> abs (x - y) <= tol * scale) a b
+
+/// Sample contractions run in single precision within blocks of 256 samples: relative error at most about
+/// (D + 256) 2^-24 = 1.6e-5 of the largest term.
+let private single = 2e-5
 
 [<Fact>]
 let ``c2 and c4 give minus D times the finite-difference gradient of the loss truncated at fourth order`` () =
@@ -130,7 +134,7 @@ let ``the exact variant is minus D times the finite-difference gradient of the u
         let w = Array.init d (fun _ -> 0.5 * rng.NextGaussian())
         let fd = gradient loss w 1e-3 |> Array.map (fun g -> -float d * g)
         let exact = evaluate (flow.Rhs(Exact, ignore)) w
-        Assert.True(close 1e-7 exact fd, sprintf "%A vs %A" exact fd)
+        Assert.True(close single exact fd, sprintf "%A vs %A" exact fd)
 
 [<Fact>]
 let ``the exact drive minus the truncated one is the dropped fifth-order term`` () =
@@ -155,7 +159,10 @@ let ``the exact drive minus the truncated one is the dropped fifth-order term`` 
             for i in 0 .. d - 1 do
                 fifth[i] <- fifth[i] + 0.5 * sqrtD * Coefficients.c6 n * u ** 5.0 * x[i] / float sets[a].N
     let difference = Array.map2 (-) exact truncated
-    Assert.True(close 1e-10 difference fifth, sprintf "%A vs %A" difference fifth)
+    let scale = Array.map abs exact |> Array.max
+    Assert.True(Array.forall2 (fun x y -> abs (x - y) <= single * scale) difference fifth, sprintf "%A vs %A" difference fifth)
+    // The fifth-order term is not negligible here (u = O(1)), so the comparison has teeth.
+    Assert.True((Array.map abs fifth |> Array.max) > 0.01 * scale)
 
 [<Fact>]
 let ``the full, Gaussian-only and clone right-hand sides are c2 S w + (c4/D)(3 (w.Sw) S w + DeltaT(w,w,w))`` () =
@@ -184,8 +191,8 @@ let ``the full, Gaussian-only and clone right-hand sides are c2 S w + (c4/D)(3 (
             for i in 0 .. d - 1 do
                 r[i] <- r[i] + 0.5 * (Coefficients.c2 n (DataSpec.Label a) * sw[i] + Coefficients.c4 n / float d * (3.0 * q * sw[i] + dt[i]))
         r
-    Assert.True(close 1e-10 (evaluate (flow.Rhs(Full, ignore)) w) (expected (Some nlgp)))
-    Assert.True(close 1e-10 (evaluate (flow.Rhs(Clone, ignore)) w) (expected (Some clone)))
+    Assert.True(close single (evaluate (flow.Rhs(Full, ignore)) w) (expected (Some nlgp)))
+    Assert.True(close single (evaluate (flow.Rhs(Clone, ignore)) w) (expected (Some clone)))
     Assert.True(close 1e-12 (evaluate (flow.Rhs(GaussianOnly, ignore)) w) (expected None))
 
 [<Fact>]

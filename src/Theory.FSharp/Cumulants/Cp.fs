@@ -267,3 +267,32 @@ module Cp =
           Factors = fs
           Contractions = contractions
           Converged = allConverged }
+
+/// One component of a CP decomposition seen as an image.
+type CpFactorSummary =
+    { /// Index r (0 = largest |gamma|).
+      Component: int
+      /// gamma_r = DeltaT(u_r,u_r,u_r,u_r) after the joint refit.
+      Weight: float
+      /// `gamma_r / (u_r^T S u_r)^2` with S the matching class-weighted covariance: the excess kurtosis the component
+      /// gives to the projection `u_r . x` (dimensionless; 0 for Gaussian inputs).
+      Kurtosis: float
+      /// IPR, width and centre of u_r.
+      Profile: ProfileSummary }
+
+module CpFactors =
+    /// Summaries of the factors of `result`, a decomposition of `sum_a classWeights[a] DeltaT^a` for the task.
+    let summarise (task: NlgpTask) (classWeights: float[]) (result: CpResult) : CpFactorSummary[] =
+        let d = task.D
+        result.Factors
+        |> Array.mapi (fun r u ->
+            let mutable variance = 0.0
+            for a in 0 .. classWeights.Length - 1 do
+                if classWeights[a] <> 0.0 then
+                    let s = task.InputCovariance a
+                    for i in 0 .. d - 1 do
+                        variance <- variance + classWeights[a] * u[i] * TensorPrimitives.Dot(s.Slice(i * d, d), ReadOnlySpan<float>(u))
+            { Component = r
+              Weight = result.Weights[r]
+              Kurtosis = result.Weights[r] / (variance * variance)
+              Profile = Profile.summarise task.Geometry u })

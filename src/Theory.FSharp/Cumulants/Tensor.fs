@@ -43,7 +43,7 @@ type ExplicitTensor(d: int, entries: float[]) =
     /// only for tests at small D; `Contraction.Cumulant` contracts the same tensor in O(N D)).
     static member CumulantOf(samples: SampleSet) =
         let d, n = samples.D, samples.N
-        let x = samples.X
+        let x = Array.map float samples.X
         let c = Array.zeroCreate<float> (d * d)
         let e = Array.zeroCreate<float> (d * d * d * d)
         for s in 0 .. n - 1 do
@@ -126,7 +126,7 @@ type CumulantTensor(classes: (float * Contraction)[]) =
                      let mutable m2 = 0.0
                      let mutable m4 = 0.0
                      for k in 0 .. s.N - 1 do
-                         let x = s.X[k * d + i]
+                         let x = float s.X[k * d + i]
                          m2 <- m2 + x * x
                          m4 <- m4 + x * x * x * x
                      m2 <- m2 / float s.N

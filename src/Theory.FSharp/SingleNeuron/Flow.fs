@@ -135,7 +135,10 @@ type NeuronTrajectory =
     { Variant: Variant
       Times: float[]
       Weights: float[][]
+      /// Completed, or Failed (solver failure or interruption) with every logged time reached before it kept.
       Outcome: Outcome
+      /// True when the integration stopped because `cancel` fired.
+      Interrupted: bool
       Evaluations: int
       Warnings: string list }
 
@@ -184,6 +187,7 @@ module NeuronRun =
         let times = ResizeArray [ grid[0] ]
         let states = ResizeArray [ Array.copy w0 ]
         let mutable outcome = Completed
+        let mutable interrupted = false
         let mutable evaluations = 0
         let warnings = ResizeArray<string>()
         let pieces = max 1 (min chunks (grid.Length - 1))
@@ -197,6 +201,7 @@ module NeuronRun =
                         Some(Solver.solveGrid options rhs states[states.Count - 1] sub)
                     with :? OperationCanceledException ->
                         outcome <- Failed(sprintf "interrupted at t = %g" times[times.Count - 1])
+                        interrupted <- true
                         None
                 match sol with
                 | Some sol ->
@@ -215,5 +220,6 @@ module NeuronRun =
           Times = times.ToArray()
           Weights = states.ToArray()
           Outcome = outcome
+          Interrupted = interrupted
           Evaluations = evaluations
           Warnings = List.ofSeq warnings }
