@@ -81,8 +81,8 @@ def draw(run, out_dir, components=4):
     src, cg = np.array(comp["source"]), np.array(comp["gain"])
     series = [("cp_factors", dict(color=style.NLGP["color"], marker="o", label="CP factors (mean)")),
               ("neuron", dict(color="black", marker="s", label="single neuron")),
-              ("simulation_localised", dict(color=style.POP_PLUS, marker="^", linestyle="none",
-                                            label="simulation, localised units"))]
+              ("simulation", dict(color=style.POP_PLUS, marker="^", linestyle="none",
+                                  label="simulation (localised units)"))]
     for name, kw in series:
         m = src == name
         if m.any():

@@ -82,10 +82,24 @@ let ``theory cumulants writes factors per gain and joins a simulation's receptiv
     Assert.Equal(4, f.Rows.Count)
     Assert.True(f.Numbers "gamma" |> Array.forall (fun g -> g < 0.0))
     let c = CsvData.Read(Path.Combine(out, "comparison.csv"))
-    let simRows = c.Rows |> Seq.filter (fun r -> r[c.Index "source"] = "simulation_localised") |> Array.ofSeq
+    let simRows = c.Rows |> Seq.filter (fun r -> r[c.Index "source"] = "simulation") |> Array.ofSeq
     Assert.Equal(1, simRows.Length)
     Assert.Equal("10", simRows[0][c.Index "gain"])
     // The localised units of the stand-in: IPR (0.2 + 0.3) / 2, width (2.5 + 1.5) / 2.
     Assert.Equal(0.25, CsvData.ParseNumber(simRows.[0].[c.Index "ipr"]), 12)
     Assert.Equal(2.0, CsvData.ParseNumber(simRows.[0].[c.Index "width"]), 12)
     Assert.True(File.Exists(Path.Combine(out, "neuron.csv")))
+
+[<Fact>]
+let ``without units marked localised, the comparison takes the population with the largest IPR`` () =
+    let sim = tempDir ()
+    File.WriteAllText(
+        Path.Combine(sim, "rf.csv"),
+        "seed,unit,population,localised,ipr,width\n0,0,pos,0,0.2,4\n0,1,pos,0,0.24,3\n0,2,neg,0,0.05,2\n0,3,neg,0,0.07,1\n"
+    )
+    let s = Theory.Cli.Commands.Cumulants.readSimulation sim
+    Assert.Equal("population pos", s.Selection)
+    Assert.Equal(2, s.Count)
+    Assert.Equal(0.22, s.Ipr, 12)
+    Assert.Equal(3.5, s.Width, 12)
+    Assert.True(s.Data.IsNone)

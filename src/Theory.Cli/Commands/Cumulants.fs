@@ -37,14 +37,18 @@ type SimulationSummary =
       /// The run's data specification, when its manifest could be read.
       Data: DataSpec option
       Units: int
+      /// Units the simulation marked localised (column `localised`).
       Localised: int
-      /// Mean IPR and width over the localised units (over all units when none is marked localised).
+      /// Which units the summary describes: "localised", or, when none is marked localised, the population (column
+      /// `population`) with the largest mean IPR (the localised population of the paper's picture), or "all".
+      Selection: string
+      /// Mean IPR and width over the selected units.
       Ipr: float
       Width: float
-      AllIpr: float
-      AllWidth: float }
+      Count: int }
 
-/// Reads `DIR/rf.csv` (columns ipr, width and, when present, localised) and `DIR/manifest.json` (config.data).
+/// Reads `DIR/rf.csv` (columns ipr, width and, when present, localised and population) and `DIR/manifest.json`
+/// (config.data).
 let readSimulation (path: string) : SimulationSummary =
     let rf = Path.Combine(path, "rf.csv")
     if not (Directory.Exists path) then raise (SpecException("--compare", sprintf "'%s' is not a folder" path))
@@ -63,7 +67,12 @@ let readSimulation (path: string) : SimulationSummary =
     let localised =
         match column "localised" with
         | Some l -> Array.map (fun x -> x > 0.5) l
-        | None -> Array.map (fun x -> x >= 4.0 * 3.0 / 402.0) ipr
+        | None -> Array.create ipr.Length false
+    let population =
+        if Array.contains "population" table.Columns then
+            let i = table.Index "population"
+            table.Rows |> Seq.map (fun r -> r[i]) |> Array.ofSeq
+        else Array.create ipr.Length "all"
     let data =
         try
             let node = JsonNode.Parse(File.ReadAllText(Path.Combine(path, "manifest.json")))
@@ -71,17 +80,24 @@ let readSimulation (path: string) : SimulationSummary =
             let get (k: string) = d[k].GetValue<float>()
             Some(DataSpec(Dim = int (get "dim"), Size = int (get "size"), Xi0 = get "xi0", Xi1 = get "xi1", Gain = get "gain"))
         with _ -> None
-    let mean (xs: float[]) = if xs.Length = 0 then nan else Array.average xs
-    let pick = [| for i in 0 .. ipr.Length - 1 do if localised[i] then yield i |]
-    let chosen = if pick.Length > 0 then pick else [| 0 .. ipr.Length - 1 |]
+    let mean (idx: int[]) (xs: float[]) = idx |> Array.averageBy (fun i -> xs[i])
+    let all = [| 0 .. ipr.Length - 1 |]
+    let marked = all |> Array.filter (fun i -> localised[i])
+    let selection, chosen =
+        if marked.Length > 0 then "localised", marked
+        else
+            all
+            |> Array.groupBy (fun i -> population[i])
+            |> Array.maxBy (fun (_, idx) -> mean idx ipr)
+            |> fun (name, idx) -> (if name = "all" then "all" else "population " + name), idx
     { Path = path
       Data = data
       Units = ipr.Length
-      Localised = pick.Length
-      Ipr = mean (chosen |> Array.map (fun i -> ipr[i]))
-      Width = mean (chosen |> Array.map (fun i -> width[i]))
-      AllIpr = mean ipr
-      AllWidth = mean width }
+      Localised = marked.Length
+      Selection = selection
+      Ipr = mean chosen ipr
+      Width = mean chosen width
+      Count = chosen.Length }
 
 let private pixel (g: ImageGeometry) i = if g.Dim = 1 then i, 0 else i % g.Size, i / g.Size
 
@@ -202,9 +218,7 @@ let run (o: Bag) : int =
                         Some m
                 let sim = simAt gain
                 sim
-                |> Option.iter (fun s ->
-                    comparison.Add(gain).Add("simulation_localised").Add(s.Ipr).Add(s.Width).Add(int64 s.Localised).EndRow() |> ignore
-                    comparison.Add(gain).Add("simulation_all").Add(s.AllIpr).Add(s.AllWidth).Add(int64 s.Units).EndRow() |> ignore)
+                |> Option.iter (fun s -> comparison.Add(gain).Add("simulation").Add(s.Ipr).Add(s.Width).Add(int64 s.Count).EndRow() |> ignore)
                 let f1 = summary[0]
                 let fmt = sprintf "%.4f"
                 rows.Add
@@ -231,8 +245,7 @@ let run (o: Bag) : int =
         // A simulation at a gain that is not in the list gets its own row.
         match simulation, simulationGain with
         | Some s, Some sg when not (gains |> Array.exists (fun g -> abs (g - sg) < 1e-12)) ->
-            comparison.Add(sg).Add("simulation_localised").Add(s.Ipr).Add(s.Width).Add(int64 s.Localised).EndRow() |> ignore
-            comparison.Add(sg).Add("simulation_all").Add(s.AllIpr).Add(s.AllWidth).Add(int64 s.Units).EndRow() |> ignore
+            comparison.Add(sg).Add("simulation").Add(s.Ipr).Add(s.Width).Add(int64 s.Count).EndRow() |> ignore
             rows.Add [| sprintf "%g" sg; "-"; "-"; "-"; "-"; "-"; "-"; sprintf "%.4f" s.Ipr; sprintf "%.2f" s.Width |]
         | _ -> ()
         factors.Save(dir.File "factors.csv")
@@ -250,7 +263,7 @@ let run (o: Bag) : int =
             (List.ofSeq rows)
         simulation
         |> Option.iter (fun s ->
-            printfn "simulation %s: %d of %d units localised%s" s.Path s.Localised s.Units
-                (if s.Localised = 0 then " (sim columns: all units)" else " (sim columns: the localised units)"))
+            printfn "simulation %s: %d of %d units marked localised; sim columns: %s (%d units)" s.Path s.Localised s.Units
+                s.Selection s.Count)
         printfn "written to %s" dir.Path
         if cancel.IsCancellationRequested then raise (OperationCanceledException()))
