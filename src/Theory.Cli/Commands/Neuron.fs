@@ -44,9 +44,9 @@ let initStd (o: Bag) =
     Check.InRange("--init-std", s, 0.0, 1e3)
     s
 
-/// Refuses a sample set that would not fit comfortably in memory (8 bytes per value).
+/// Refuses sample sets that would not fit comfortably in memory (4 bytes per value, single precision).
 let checkMemory (n: int) (d: int) (sets: int) =
-    let bytes = 8.0 * float n * float d * float sets
+    let bytes = 4.0 * float n * float d * float sets
     if bytes > 8e9 then
         raise (SpecException("--moment-samples", sprintf "%d samples x D = %d x %d sets would need %.1f GB; use fewer samples" n d sets (bytes / 1e9)))
 
