@@ -287,11 +287,11 @@ module CpFactors =
         result.Factors
         |> Array.mapi (fun r u ->
             let mutable variance = 0.0
+            let su = Array.zeroCreate<float> d
             for a in 0 .. classWeights.Length - 1 do
                 if classWeights[a] <> 0.0 then
-                    let s = task.InputCovariance a
-                    for i in 0 .. d - 1 do
-                        variance <- variance + classWeights[a] * u[i] * TensorPrimitives.Dot(s.Slice(i * d, d), ReadOnlySpan<float>(u))
+                    task.ApplyInputCovariance(a, ReadOnlySpan<float>(u), Span<float>(su))
+                    variance <- variance + classWeights[a] * TensorPrimitives.Dot(ReadOnlySpan<float>(u), ReadOnlySpan<float>(su))
             { Component = r
               Weight = result.Weights[r]
               Kurtosis = result.Weights[r] / (variance * variance)

@@ -49,12 +49,9 @@ type NeuronFlow(task: NlgpTask, neuron: NeuronSpec, nlgp: SampleSet[], clone: Sa
     let c2 = labels |> Array.map (Coefficients.c2 neuron)
     let c4 = Coefficients.c4 neuron
 
-    /// `result = S_a w`: the one place the flow multiplies by a class covariance (dense today; the data model's
-    /// Fourier product `NlgpTask.ApplyInputCovariance` replaces it without changing anything else).
+    /// `result = S_a w` (the task's product: O(D log D) through the spectrum with periodic boundaries).
     let applyCovariance (a: int) (w: float[]) (result: float[]) =
-        let s = task.InputCovariance a
-        for i in 0 .. d - 1 do
-            result[i] <- TensorPrimitives.Dot(s.Slice(i * d, d), ReadOnlySpan<float>(w))
+        task.ApplyInputCovariance(a, ReadOnlySpan<float>(w), Span<float>(result))
 
     do
         if nlgp.Length <> 2 || nlgp |> Array.exists (fun s -> s.D <> d) then
