@@ -112,3 +112,14 @@ module SingleNeuronCliTests =
         Assert.Equal(0.22, s.Ipr, 12)
         Assert.Equal(3.5, s.Width, 12)
         Assert.True(s.Data.IsNone)
+
+    [<Fact>]
+    let ``the full-vs-exact shape distance ignores translations and the sign`` () =
+        let g = Theory.Simulation.Data.ImageGeometry(2, 6, Theory.Interop.Boundary.Periodic)
+        let rng = Theory.Simulation.Data.Rng(3UL, 0UL)
+        let a = Array.init 36 (fun _ -> rng.NextGaussian())
+        // b = -a shifted by (2, 5) on the 6 x 6 torus.
+        let b = Array.init 36 (fun i -> -a[((i / 6 + 1) % 6) * 6 + (i % 6 + 4) % 6])
+        Assert.True(Theory.Cli.Commands.Neuron.shapeDistance g a b < 1e-12)
+        let c = Array.init 36 (fun _ -> rng.NextGaussian())
+        Assert.True(Theory.Cli.Commands.Neuron.shapeDistance g a c > 0.5)
