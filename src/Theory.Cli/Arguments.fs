@@ -122,3 +122,51 @@ type BenchArgs =
 
     interface IArgParserTemplate with
         member s.Usage = Usage.describe s
+
+type NeuronArgs =
+    | Config of path: string
+    | Out of dir: string
+    | Seed of int
+    | Dim of int
+    | Size of int
+    | Xi of xi0: float * xi1: float
+    | Gain of float list
+    | Open
+    | Jitter of float
+    | Cubic of alpha: float * beta: float
+    | Neuron_Bias of float
+    | Init_Std of float
+    | Flow_Time of float
+    | Log_Points of int
+    | Log_Start of float
+    | Snapshots of int
+    | Moment_Samples of int
+    | Variants of string list
+
+    interface IArgParserTemplate with
+        member s.Usage = Usage.describe s
+
+type CumulantsArgs =
+    | Config of path: string
+    | Out of dir: string
+    | Seed of int
+    | Dim of int
+    | Size of int
+    | Xi of xi0: float * xi1: float
+    | Gain of float list
+    | Open
+    | Jitter of float
+    | Moment_Samples of int
+    | Cp_Rank of int
+    | Cp_Starts of int
+    | Cp_Sign of string
+    | Cumulant_Of of string
+    | [<CustomCommandLine("--compare")>] Compare_Rf of dir: string
+    | No_Neuron
+    | Cubic of alpha: float * beta: float
+    | Neuron_Bias of float
+    | Init_Std of float
+    | Flow_Time of float
+
+    interface IArgParserTemplate with
+        member s.Usage = Usage.describe s

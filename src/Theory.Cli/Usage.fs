@@ -63,6 +63,17 @@ let private texts =
         "Centre", "centre the gradients before the outer product (M = their covariance; removes the mean-gradient direction)."
         "Blas", "dense linear algebra: auto (OpenBLAS if libopenblas.so.0 loads, else managed; default) | managed | openblas."
         "Blas_Threads", "worker threads for the kernel machine. Default: all cores."
+        // neuron and cumulants (SCIENCE.md section 5)
+        "Neuron_Bias", "fixed bias b of the single neuron: b > 0 lets the long-range class drive w; localisation needs c4 < 0, i.e. b^2 > 0.4 alpha/beta. Default 1."
+        "Flow_Time", "final time T of the single-neuron gradient flow, in SGD time (learning rate x steps / D). Default 50."
+        "Moment_Samples", "fixed samples per class (and input kind) on which T(w,w,w) = E[x (w.x)^3] and the cumulant DeltaT are estimated. Default 20000."
+        "Variants", "flows to integrate: full (cumulant kept) gaussian (DeltaT = 0) clone (cumulant from clone samples) exact (untruncated). Default all four."
+        "Cp_Rank", "number r of symmetric rank-one components gamma_r u_r^(x4) in the CP decomposition of the fourth cumulant. Default 8."
+        "Cp_Starts", "random starting points per CP component, besides the 2 pixels where the cumulant's diagonal is strongest. Default 1."
+        "Cp_Sign", "CP components sought: negative (most negative gamma; the NLGP is platykurtic; default) | positive | largest (either sign)."
+        "Cumulant_Of", "which fourth cumulant: mixture (sum_a P_a DeltaT^a, the one that drives the neuron; default) | class0 | class1."
+        "Compare_Rf", "folder of a `theory simulate` run: the width and IPR of its localised receptive fields (rf.csv) join the comparison table."
+        "No_Neuron", "skip the single-neuron flow at each gain (CP factors only)."
     ]
 
 /// The help line of an argument union case (by its name).

@@ -1,0 +1,222 @@
+namespace Theory.SingleNeuron
+
+open System
+open System.Numerics.Tensors
+open System.Threading
+open Theory.Interop
+open Theory.Ode
+open Theory.Cumulants
+open Theory.Simulation.Data
+
+/// Which gradient flow of the single neuron to integrate (SCIENCE.md section 5).
+type Variant =
+    /// Truncated at fourth order, NLGP moments: `c2 C w + (c4/D)(3 (w.Cw) C w + DeltaT(w,w,w))`, the cumulant
+    /// estimated on the fixed NLGP sample set.
+    | Full
+    /// The Gaussian part only: DeltaT = 0, so `T -> three pairings of C` (exact covariances, no samples).
+    | GaussianOnly
+    /// The truncated flow with the cumulant estimated on Gaussian-clone samples (zero in expectation): the control
+    /// that shows what sampling noise alone does.
+    | Clone
+    /// The untruncated flow `sqrt D <f_odd(w.x/sqrt D) x>` on the NLGP sample set: where it agrees with `Full`, the
+    /// fourth-order truncation is accurate.
+    | Exact
+
+module Variant =
+    /// The name used in files and on the command line.
+    let name =
+        function
+        | Full -> "full"
+        | GaussianOnly -> "gaussian"
+        | Clone -> "clone"
+        | Exact -> "exact"
+
+    /// All variants, in the order they are reported.
+    let all = [| Full; GaussianOnly; Clone; Exact |]
+
+    let tryParse (s: string) =
+        all |> Array.tryFind (fun v -> String.Equals(name v, s.Trim(), StringComparison.OrdinalIgnoreCase))
+
+/// The gradient flows of one neuron on the two-class task: right-hand sides for every `Variant`, all sharing the
+/// exact class covariances and fixed sample sets (`nlgp[a]`, `clone[a]` for class a; the clone sets are needed only
+/// by the `Clone` variant).
+[<Sealed>]
+type NeuronFlow(task: NlgpTask, neuron: NeuronSpec, nlgp: SampleSet[], clone: SampleSet[]) =
+    let d = task.D
+    let fd = float d
+    let p = [| 0.5; 0.5 |] // class probabilities of the task
+    let labels = [| DataSpec.Label 0; DataSpec.Label 1 |]
+    let c2 = labels |> Array.map (Coefficients.c2 neuron)
+    let c4 = Coefficients.c4 neuron
+
+    /// `result = S_a w` (the task's product: O(D log D) through the spectrum with periodic boundaries).
+    let applyCovariance (a: int) (w: float[]) (result: float[]) =
+        task.ApplyInputCovariance(a, ReadOnlySpan<float>(w), Span<float>(result))
+
+    do
+        if nlgp.Length <> 2 || nlgp |> Array.exists (fun s -> s.D <> d) then
+            invalidArg "nlgp" "one NLGP sample set per class, of the task's dimension"
+        if not (isNull clone) && (clone.Length <> 2 || clone |> Array.exists (fun s -> s.D <> d)) then
+            invalidArg "clone" "one clone sample set per class, of the task's dimension"
+
+    member _.Task = task
+    member _.Neuron = neuron
+    member _.D = d
+    /// c2 for class 0 and class 1.
+    member _.C2 = Array.copy c2
+    member _.C4 = c4
+
+    /// The right-hand side of `variant`. Each call builds its own workspaces, so right-hand sides of different
+    /// variants may be evaluated concurrently; one right-hand side is not thread-safe. `onEvaluation t` is called
+    /// at every evaluation (progress, cancellation).
+    member _.Rhs(variant: Variant, onEvaluation: float -> unit) : Rhs =
+        let sw = Array.zeroCreate<float> d
+        let dt = Array.zeroCreate<float> d
+        let sets =
+            match variant with
+            | Full
+            | Exact -> nlgp
+            | Clone ->
+                if isNull clone then invalidOp "the Clone variant needs Gaussian-clone sample sets"
+                clone
+            | GaussianOnly -> [||]
+        let contractions = sets |> Array.map Contraction
+        let sqrtD = sqrt fd
+        let drives =
+            [| for a in 0 .. 1 -> fun (v: float) -> sqrtD * Coefficients.oddDrive neuron labels[a] (v / sqrtD) |]
+        fun t (w: float[]) (dw: float[]) ->
+            onEvaluation t
+            Array.Clear dw
+            match variant with
+            | Exact ->
+                for a in 0 .. 1 do
+                    contractions[a].Drive(w, drives[a], dt)
+                    TensorPrimitives.MultiplyAdd(ReadOnlySpan<float>(dt), p[a], ReadOnlySpan<float>(dw), Span<float>(dw))
+            | _ ->
+                for a in 0 .. 1 do
+                    applyCovariance a w sw
+                    let q = TensorPrimitives.Dot(ReadOnlySpan<float>(w), ReadOnlySpan<float>(sw))
+                    // c2 C w + (c4/D) 3 (w.Cw) C w: the second-order drive and the Gaussian pairings of T.
+                    let coef = p[a] * (c2[a] + 3.0 * c4 * q / fd)
+                    TensorPrimitives.MultiplyAdd(ReadOnlySpan<float>(sw), coef, ReadOnlySpan<float>(dw), Span<float>(dw))
+                    if variant <> GaussianOnly then
+                        contractions[a].Cumulant(w, dt) |> ignore
+                        TensorPrimitives.MultiplyAdd(ReadOnlySpan<float>(dt), p[a] * c4 / fd, ReadOnlySpan<float>(dw), Span<float>(dw))
+
+    /// `sum_a P_a w^T S_a w`: the variance of `w . x` (so `field variance = this / D`).
+    member _.Variance(w: float[]) =
+        let sw = Array.zeroCreate<float> d
+        let mutable s = 0.0
+        for a in 0 .. 1 do
+            applyCovariance a w sw
+            s <- s + p[a] * TensorPrimitives.Dot(ReadOnlySpan<float>(w), ReadOnlySpan<float>(sw))
+        s
+
+/// What is measured on the neuron's weights at a logged time.
+type NeuronMeasurement =
+    { /// IPR, width and centre of w.
+      Profile: ProfileSummary
+      /// `|w|^2 / D`.
+      NormSquared: float
+      /// Standard deviation of the pre-activation `u = w . x / sqrt D` (class average): the expansion parameter of
+      /// the fourth-order truncation (accurate while it is small against 1).
+      FieldStd: float
+      /// Half-MSE loss on the NLGP sample set (antithetic, class average).
+      Loss: float
+      /// Excess kurtosis of `w . x` on the NLGP samples (class average): 0 for Gaussian fields; its magnitude grows
+      /// as w localises.
+      Kurtosis: float }
+
+/// One integrated flow: the weights at the logged times.
+type NeuronTrajectory =
+    { Variant: Variant
+      Times: float[]
+      Weights: float[][]
+      /// Completed, or Failed (solver failure or interruption) with every logged time reached before it kept.
+      Outcome: Outcome
+      /// True when the integration stopped because `cancel` fired.
+      Interrupted: bool
+      Evaluations: int
+      Warnings: string list }
+
+/// Integration and measurement of the single-neuron flows.
+module NeuronRun =
+
+    /// Measures w: profile, norm, field scale, loss and field kurtosis on the NLGP sample sets.
+    let measure (flow: NeuronFlow) (nlgp: Contraction[]) (w: float[]) : NeuronMeasurement =
+        let d = float flow.D
+        let sqrtD = sqrt d
+        let mutable loss = 0.0
+        let mutable kurt = 0.0
+        for a in 0 .. 1 do
+            let y = DataSpec.Label a
+            loss <- loss + 0.5 * nlgp[a].Mean(w, fun v -> Coefficients.symmetricLoss flow.Neuron y (v / sqrtD))
+            let m2 = nlgp[a].Mean(w, fun v -> v * v)
+            let m4 = nlgp[a].Mean(w, fun v -> v * v * v * v)
+            kurt <- kurt + 0.5 * (if m2 > 0.0 then m4 / (m2 * m2) - 3.0 else nan)
+        { Profile = Profile.summarise flow.Task.Geometry w
+          NormSquared = TensorPrimitives.Dot(ReadOnlySpan<float>(w), ReadOnlySpan<float>(w)) / d
+          FieldStd = sqrt (flow.Variance w / d)
+          Loss = loss
+          Kurtosis = kurt }
+
+    /// Integrates `variant` from `w0` and returns w at every time of `grid` (increasing, grid[0] the start). The grid
+    /// is integrated in `chunks` consecutive pieces, so that an interruption (`cancel`) or a solver failure keeps
+    /// every piece finished before it; `progress` receives t / T.
+    let integrate
+        (options: Options)
+        (flow: NeuronFlow)
+        (variant: Variant)
+        (w0: float[])
+        (grid: float[])
+        (chunks: int)
+        (progress: float -> unit)
+        (cancel: CancellationToken)
+        : NeuronTrajectory =
+        let tEnd = grid[grid.Length - 1]
+        let rhs =
+            flow.Rhs(
+                variant,
+                fun t ->
+                    cancel.ThrowIfCancellationRequested()
+                    if tEnd > 0.0 then progress (t / tEnd)
+            )
+        let times = ResizeArray [ grid[0] ]
+        let states = ResizeArray [ Array.copy w0 ]
+        let mutable outcome = Completed
+        let mutable interrupted = false
+        let mutable evaluations = 0
+        let warnings = ResizeArray<string>()
+        let pieces = max 1 (min chunks (grid.Length - 1))
+        let bounds = Array.init (pieces + 1) (fun k -> k * (grid.Length - 1) / pieces)
+        let mutable k = 0
+        while k < pieces && outcome = Completed do
+            let sub = grid[bounds[k] .. bounds[k + 1]]
+            if sub.Length > 1 then
+                let sol =
+                    try
+                        Some(Solver.solveGrid options rhs states[states.Count - 1] sub)
+                    with :? OperationCanceledException ->
+                        outcome <- Failed(sprintf "interrupted at t = %g" times[times.Count - 1])
+                        interrupted <- true
+                        None
+                match sol with
+                | Some sol ->
+                    evaluations <- evaluations + sol.Stats.Evaluations
+                    warnings.AddRange sol.Warnings
+                    for i in 1 .. sol.States.Length - 1 do
+                        times.Add sol.Times[i]
+                        states.Add sol.States[i]
+                    match sol.Outcome with
+                    | Completed -> ()
+                    | other -> outcome <- other
+                | None -> ()
+            k <- k + 1
+        if outcome = Completed then progress 1.0
+        { Variant = variant
+          Times = times.ToArray()
+          Weights = states.ToArray()
+          Outcome = outcome
+          Interrupted = interrupted
+          Evaluations = evaluations
+          Warnings = List.ofSeq warnings }
