@@ -16,6 +16,7 @@ let private commands: (string * string * (string[] -> int)) list =
       entry<SimulateArgs> "simulate" "online SGD of a two-layer network on NLGP or clone images; trajectory, receptive fields" Commands.Simulate.run
       entry<IntegrateArgs> "integrate" "integrate the Gaussian-equivalence ODEs of the task from the simulator's initial weights" Commands.Integrate.run
       entry<RfmArgs> "rfm" "recursive feature machine (Laplace kernel) or ConvRFM (--conv): metric learned by AGOP" Commands.Rfm.run
+      entry<AgopArgs> "agop" "AGOP and neural feature ansatz of a simulate run's snapshots: W^T W vs AGOP, band profiles" Commands.Agop.run
       entry<BenchArgs> "bench" "whole-run benchmark: SGD steps per second with sampling, SGD alone, sampling alone" Commands.Bench.run ]
 
 let private usage () =

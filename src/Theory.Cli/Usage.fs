@@ -63,6 +63,10 @@ let private texts =
         "Centre", "centre the gradients before the outer product (M = their covariance; removes the mean-gradient direction)."
         "Blas", "dense linear algebra: auto (OpenBLAS if libopenblas.so.0 loads, else managed; default) | managed | openblas."
         "Blas_Threads", "worker threads for the kernel machine. Default: all cores."
+        // agop (SCIENCE.md section 6)
+        "Agop_Run", "folder of a theory simulate run (fc or --model conv): every seed and weight snapshot in it is analysed."
+        "Agop_Samples", "inputs the AGOP averages over, of the kind the run was trained on (half per class; stream Analysis of --seed). Default 10000."
+        "Agop_No_Matrices", "do not write the D x D matrices W^T W and AGOP of the last snapshot (matrices/; 3 MB each at D = 400)."
     ]
 
 /// The help line of an argument union case (by its name).

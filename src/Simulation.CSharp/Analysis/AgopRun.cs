@@ -290,9 +290,15 @@ public static class AgopAnalysis
 
     /// <summary>Analyses every snapshot of one seed of <paramref name="run"/> over the inputs of <paramref name="sample"/>.</summary>
     public static SeedAnalysis Analyse(SimulationFolder run, int seed, TestSet sample, Action<double>? progress = null,
-        CancellationToken cancellation = default)
+        CancellationToken cancellation = default) =>
+        Analyse(run, seed, run.Snapshots(seed), sample, progress, cancellation);
+
+    /// <summary>Analyses the given snapshots (from <see cref="SimulationFolder.Snapshots"/>, read beforehand so that a
+    /// bad file is reported before any work) of one seed of <paramref name="run"/>.</summary>
+    public static SeedAnalysis Analyse(SimulationFolder run, int seed, IReadOnlyList<ParameterSnapshot> snapshots,
+        TestSet sample, Action<double>? progress = null, CancellationToken cancellation = default)
     {
-        var snapshots = run.Snapshots(seed);
+        if (snapshots.Count == 0) throw new ArgumentException("no snapshots", nameof(snapshots));
         var result = new SeedAnalysis { Seed = seed };
         var groups = Groups(run.Network);
         int q = run.Features, k = run.Network.K;
