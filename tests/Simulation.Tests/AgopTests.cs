@@ -176,6 +176,17 @@ public class AgopTests
         Assert.Equal(Agop.FromMoment(w, d, [1, 0, 0, 0, 1, 0, 0, 0, 1], k, [0, 2], 1.0), g);
     }
 
+    [Fact]
+    public void EffectiveRankCountsEqualEigenvalues()
+    {
+        Assert.Equal(3.0, NfaPoint.EffectiveRank([2, 0, 0, 0, 2, 0, 0, 0, 2], 3), 1e-15);
+        Assert.Equal(2.0, NfaPoint.EffectiveRank([1, 0, 0, 0, 1, 0, 0, 0, 0], 3), 1e-15);
+        // Eigenvalues 3 and 1 of [[2, 1], [1, 2]]: 16 / 10.
+        Assert.Equal(1.6, NfaPoint.EffectiveRank([2, 1, 1, 2], 2), 1e-15);
+        var w = new double[] { 1, -2, 0.5 };
+        Assert.Equal(1.0, NfaPoint.EffectiveRank(Agop.Gram(w, 3, [0]), 3), 1e-14);
+    }
+
     // ------------------------------------------------------------------------------------------- correlation
 
     [Fact]

@@ -42,7 +42,8 @@ let ``agop analyses every seed and snapshot of a simulate run, reproducibly`` ()
             Assert.Equal<byte[]>(File.ReadAllBytes(Path.Combine(a, f)), File.ReadAllBytes(Path.Combine(b, f)))
         let nfa = CsvData.Read(Path.Combine(a, "nfa.csv"))
         Assert.Equal<string[]>(
-            [| "seed"; "step"; "t"; "population"; "units"; "corr_agop"; "corr_agop_sqrt"; "corr_initial"; "parameters" |],
+            [| "seed"; "step"; "t"; "population"; "units"; "corr_agop"; "corr_agop_sqrt"; "corr_initial"; "eff_rank_wtw"
+               "eff_rank_agop"; "parameters" |],
             nfa.Columns)
         // 2 seeds x 3 snapshots (t = 0.01, 0.45, 20 at steps 0, 7, 320: the first log-spaced time rounds to step 0 at
         // D = 16) x 3 groups, all with exactly logged biases.
@@ -51,6 +52,9 @@ let ``agop analyses every seed and snapshot of a simulate run, reproducibly`` ()
         Assert.All(nfa.Rows, fun r -> Assert.Equal("logged", r[nfa.Index "parameters"]))
         for c in [ "corr_agop"; "corr_agop_sqrt"; "corr_initial" ] do
             Assert.All(nfa.Numbers c, fun x -> Assert.InRange(x, -1.0, 1.0))
+        // Effective ranks lie between 1 and the group's number of units.
+        for c in [ "eff_rank_wtw"; "eff_rank_agop" ] do
+            Array.iter2 (fun r units -> Assert.InRange(r, 1.0 - 1e-12, units + 1e-12)) (nfa.Numbers c) (nfa.Numbers "units")
         // A 16 x 16 matrix per file; the AGOP is positive semi-definite, so its diagonal is >= 0.
         let agop = CsvData.Read(Path.Combine(a, "matrices", "seed_0_agop_pos.csv"))
         Assert.Equal(16, agop.Columns.Length)

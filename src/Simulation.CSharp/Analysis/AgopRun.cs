@@ -243,9 +243,24 @@ public sealed class SimulationFolder
 /// <param name="AgopCorrelation">Pearson correlation of <c>W^T W</c> and the AGOP G (s = 1).</param>
 /// <param name="SqrtAgopCorrelation">Pearson correlation of <c>W^T W</c> and <c>G^1/2</c> (s = 1/2).</param>
 /// <param name="InitialCorrelation">Baseline: Pearson correlation of <c>W^T W</c> and the initial <c>W_0^T W_0</c>.</param>
+/// <param name="EffectiveRankWtw">Effective rank <c>(tr M)^2 / ||M||_F^2 = (sum lambda)^2 / sum lambda^2</c> of
+/// <c>W^T W</c>: between 1 and the number of units; 1 when the units' weight vectors are parallel, in which case the
+/// correlation with the AGOP is 1 whatever the data (both are multiples of one outer product).</param>
+/// <param name="EffectiveRankAgop">The same for the AGOP.</param>
 /// <param name="Parameters">Where v and b came from.</param>
 public sealed record NfaPoint(int Seed, long Step, double T, string Population, int Units, double AgopCorrelation,
-    double SqrtAgopCorrelation, double InitialCorrelation, ParameterSource Parameters);
+    double SqrtAgopCorrelation, double InitialCorrelation, double EffectiveRankWtw, double EffectiveRankAgop,
+    ParameterSource Parameters)
+{
+    /// <summary><c>(tr M)^2 / ||M||_F^2</c> of a symmetric matrix (n x n, row-major); NaN for the zero matrix.</summary>
+    public static double EffectiveRank(ReadOnlySpan<double> m, int n)
+    {
+        double trace = 0;
+        for (int i = 0; i < n; i++) trace += m[i * n + i];
+        double frob = System.Numerics.Tensors.TensorPrimitives.Dot(m, m);
+        return frob > 0 ? trace * trace / frob : double.NaN;
+    }
+}
 
 /// <summary>Band profile and shape of one matrix (wtw, agop, agop_sqrt) of one group at one snapshot.</summary>
 public sealed record BandPoint(int Seed, long Step, double T, string Population, string Matrix, BandProfile Profile, BandShape Shape);
@@ -336,7 +351,8 @@ public static class AgopAnalysis
                 var agop = Agop.FromMoment(s.W, q, moment, k, units, scale);
                 var root = Agop.LowRankPower(s.W, q, moment, k, units, scale, 0.5);
                 result.Nfa.Add(new NfaPoint(seed, s.Step, s.T, name, units.Length, MatrixCorrelation.Pearson(wtw, agop),
-                    MatrixCorrelation.Pearson(wtw, root), MatrixCorrelation.Pearson(wtw, initialGram[gi]), s.Source));
+                    MatrixCorrelation.Pearson(wtw, root), MatrixCorrelation.Pearson(wtw, initialGram[gi]),
+                    NfaPoint.EffectiveRank(wtw, q), NfaPoint.EffectiveRank(agop, q), s.Source));
                 double[][] matrices = [wtw, agop, root];
                 for (int m = 0; m < matrices.Length; m++)
                 {
@@ -366,11 +382,13 @@ public static class AgopTables
     /// <summary><c>nfa.csv</c>: the ansatz per seed, snapshot and group.</summary>
     public static CsvTable Nfa(IEnumerable<SeedAnalysis> seeds)
     {
-        var t = new CsvTable(["seed", "step", "t", "population", "units", "corr_agop", "corr_agop_sqrt", "corr_initial", "parameters"]);
+        var t = new CsvTable(["seed", "step", "t", "population", "units", "corr_agop", "corr_agop_sqrt", "corr_initial",
+            "eff_rank_wtw", "eff_rank_agop", "parameters"]);
         foreach (var a in seeds)
             foreach (var p in a.Nfa)
                 t.Add(p.Seed).Add(p.Step).Add(p.T).Add(p.Population).Add(p.Units).Add(p.AgopCorrelation)
-                    .Add(p.SqrtAgopCorrelation).Add(p.InitialCorrelation).Add(p.Parameters.ToString().ToLowerInvariant()).EndRow();
+                    .Add(p.SqrtAgopCorrelation).Add(p.InitialCorrelation).Add(p.EffectiveRankWtw).Add(p.EffectiveRankAgop)
+                    .Add(p.Parameters.ToString().ToLowerInvariant()).EndRow();
         return t;
     }
 
