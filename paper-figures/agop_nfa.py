@@ -5,8 +5,9 @@ profiles of W^T W and of the AGOP, per population of units.
 Usage: /usr/bin/python3 paper-figures/agop_nfa.py AGOP_DIR [AGOP_DIR ...] [--out FILE.png]
 
 One row per folder (e.g. the analyses of an NLGP run, of its Gaussian clone and of a convolutional run):
-  1. Pearson correlation of W^T W with the AGOP G (solid), with G^1/2 (dashed) and with the initial W0^T W0
-     (dotted, the baseline), against training time, mean over seeds, per population (all units, +b, -b);
+  1. Pearson correlation of W^T W with the AGOP G (solid), with G^1/2 (dashed), with the initial W0^T W0
+     (dotted, the baseline) and the null W^T A W for random A (dash-dot), against training time, mean over seeds,
+     per population (all units, +b, -b);
   2. the radial band profile mean_i M(i, i + d) / mean_i M(i, i) of W^T W (solid) and G (dashed) at the last
      snapshot, against the pixel distance d;
   3. the half-width and mass radius of the band (band_width.csv) of W^T W along training;
@@ -59,7 +60,7 @@ def row(axes, folder):
     ax = axes[0]
     for p in populations:
         sel = [q == p for q in nfa["population"]]
-        for y, style in (("corr_agop", "-"), ("corr_agop_sqrt", "--"), ("corr_initial", ":")):
+        for y, style in (("corr_agop", "-"), ("corr_agop_sqrt", "--"), ("corr_initial", ":"), ("corr_random", "-.")):
             t, m = mean_over_seeds(nfa, sel, "t", y)
             ax.plot(t, m, style, color=POPULATION_COLOUR.get(p, "grey"), marker="o", ms=2,
                     label=POPULATION_LABEL.get(p, p) if y == "corr_agop" else None)
@@ -67,7 +68,7 @@ def row(axes, folder):
     ax.set_ylim(-0.05, 1.05)
     ax.set_xlabel("training time t")
     ax.set_ylabel("Pearson correlation with W^T W")
-    ax.set_title(title + "\nsolid: G, dashed: G^1/2, dotted: W0^T W0")
+    ax.set_title(title + "\nG (solid), G^1/2 (dashed), W0^T W0 (dotted), null (dash-dot)")
     ax.legend(loc="lower left")
 
     ax = axes[1]

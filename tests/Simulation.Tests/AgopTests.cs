@@ -204,6 +204,45 @@ public class AgopTests
     }
 
     [Fact]
+    public void SandwichCorrelationEqualsThePearsonCorrelationOfTheFullMatrices()
+    {
+        Prop.ForAll(Gen.Choose(1, 6).ToArbitrary(), Gen.Choose(0, 100_000).ToArbitrary(), (k, seed) =>
+        {
+            const int d = 13;
+            var rng = new Rng((ulong)seed, 11);
+            var w = Gaussian(k * d, rng);
+            for (int i = 0; i < w.Length; i++) w[i] += 0.3; // a non-zero mean entry, so the centring matters
+            var units = Agop.AllUnits(k).Where(u => u % 2 == 0 || k < 3).ToArray();
+            int r = units.Length;
+            var z = Gaussian(r * r, rng);
+            var a = new double[r * r];
+            for (int i = 0; i < r; i++)
+                for (int j = 0; j < r; j++)
+                    for (int l = 0; l < r; l++) a[i * r + j] += z[i * r + l] * z[j * r + l];
+            // W_P^T A W_P in full: embed A into a K x K moment.
+            var moment = new double[k * k];
+            for (int i = 0; i < r; i++)
+                for (int j = 0; j < r; j++) moment[units[i] * k + units[j]] = a[i * r + j];
+            double direct = MatrixCorrelation.Pearson(Agop.Gram(w, d, units), Agop.FromMoment(w, d, moment, k, units, 1.0));
+            double fast = new SandwichCorrelation(w, d, units).With(a);
+            return (double.IsNaN(direct) && double.IsNaN(fast)) || Math.Abs(direct - fast) < 1e-10;
+        }).QuickCheckThrowOnFailure();
+    }
+
+    [Fact]
+    public void RandomMomentMedianIsOneForOneUnitAndBelowOneForSeveral()
+    {
+        var rng = new Rng(1, 12);
+        var w = Gaussian(6 * 30, rng);
+        // One unit: W^T A W = a w w^T with a > 0, always perfectly correlated with w w^T.
+        Assert.Equal(1.0, new SandwichCorrelation(w, 30, [2]).RandomMomentMedian(new Rng(3, 1)), 1e-12);
+        double several = new SandwichCorrelation(w, 30, Agop.AllUnits(6)).RandomMomentMedian(new Rng(3, 1));
+        Assert.InRange(several, 0.3, 0.95);
+        // Deterministic for a given stream.
+        Assert.Equal(several, new SandwichCorrelation(w, 30, Agop.AllUnits(6)).RandomMomentMedian(new Rng(3, 1)));
+    }
+
+    [Fact]
     public void PearsonCorrelationIsBoundedSymmetricAndInvariantUnderPositiveAffineMaps()
     {
         Prop.ForAll(Gen.Choose(2, 50).ToArbitrary(), Gen.Choose(0, 100_000).ToArbitrary(), (n, seed) =>

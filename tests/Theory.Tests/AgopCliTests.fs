@@ -42,7 +42,7 @@ let ``agop analyses every seed and snapshot of a simulate run, reproducibly`` ()
             Assert.Equal<byte[]>(File.ReadAllBytes(Path.Combine(a, f)), File.ReadAllBytes(Path.Combine(b, f)))
         let nfa = CsvData.Read(Path.Combine(a, "nfa.csv"))
         Assert.Equal<string[]>(
-            [| "seed"; "step"; "t"; "population"; "units"; "corr_agop"; "corr_agop_sqrt"; "corr_initial"; "eff_rank_wtw"
+            [| "seed"; "step"; "t"; "population"; "units"; "corr_agop"; "corr_agop_sqrt"; "corr_initial"; "corr_random"; "eff_rank_wtw"
                "eff_rank_agop"; "parameters" |],
             nfa.Columns)
         // 2 seeds x 3 snapshots (t = 0.01, 0.45, 20 at steps 0, 7, 320: the first log-spaced time rounds to step 0 at
@@ -50,7 +50,7 @@ let ``agop analyses every seed and snapshot of a simulate run, reproducibly`` ()
         Assert.Equal(2 * 3 * 3, nfa.Rows.Count)
         Assert.Equal<float[]>([| 0.0; 7.0; 320.0 |], nfa.Numbers "step" |> Array.distinct)
         Assert.All(nfa.Rows, fun r -> Assert.Equal("logged", r[nfa.Index "parameters"]))
-        for c in [ "corr_agop"; "corr_agop_sqrt"; "corr_initial" ] do
+        for c in [ "corr_agop"; "corr_agop_sqrt"; "corr_initial"; "corr_random" ] do
             Assert.All(nfa.Numbers c, fun x -> Assert.InRange(x, -1.0, 1.0))
         // Effective ranks lie between 1 and the group's number of units.
         for c in [ "eff_rank_wtw"; "eff_rank_agop" ] do

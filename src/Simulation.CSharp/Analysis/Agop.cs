@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using MathNet.Numerics.LinearAlgebra;
+using Theory.Simulation.Data;
 using Theory.Simulation.Training;
 
 namespace Theory.Simulation.Analysis;
@@ -299,5 +300,100 @@ public static class MatrixCorrelation
             bb += y * y;
         }
         return aa > 0 && bb > 0 ? Math.Clamp(ab / Math.Sqrt(aa * bb), -1.0, 1.0) : double.NaN;
+    }
+}
+
+/// <summary>
+/// Pearson correlation of <c>W_P^T W_P</c> with <c>W_P^T A W_P</c> for many small matrices A at the cost of |P|^3 each,
+/// from the |P| x |P| Gram matrix <c>C = W_P W_P^T</c> and the row sums <c>s = W_P 1</c>: the entries of the two d x d
+/// matrices sum to <c>s^T s</c> and <c>s^T A s</c>, their squared norms are <c>tr(C C)</c> and <c>tr(A C A C)</c>, and their
+/// inner product is <c>tr(A C C)</c>. Used for the null distribution of the neural feature ansatz: any AGOP of the
+/// two-layer network is <c>W^T A W</c> for some positive semi-definite A, so the correlation it can reach "for free" is
+/// that of a moment matrix A unrelated to the weights.
+/// </summary>
+public sealed class SandwichCorrelation
+{
+    private readonly int _r;
+    private readonly double _n;
+    private readonly double[] _c, _cc, _s;
+    private readonly double _sumB, _normB;
+
+    /// <summary>For the rows <paramref name="units"/> of w (K x d, row-major).</summary>
+    public SandwichCorrelation(ReadOnlySpan<double> w, int d, int[] units)
+    {
+        int r = _r = units.Length;
+        _n = (double)d * d;
+        _c = new double[r * r];
+        _s = new double[r];
+        for (int a = 0; a < r; a++)
+        {
+            var wa = w.Slice(units[a] * d, d);
+            _s[a] = TensorPrimitives.Sum(wa);
+            for (int b = 0; b <= a; b++) _c[a * r + b] = _c[b * r + a] = TensorPrimitives.Dot(wa, w.Slice(units[b] * d, d));
+        }
+        _cc = Multiply(_c, _c, r);
+        double sb = 0, nb = 0;
+        for (int a = 0; a < r; a++)
+        {
+            sb += _s[a] * _s[a];
+            nb += _cc[a * r + a];
+        }
+        _sumB = sb;
+        _normB = nb;
+    }
+
+    /// <summary>Pearson correlation of <c>W_P^T W_P</c> and <c>W_P^T A W_P</c> (A: |P| x |P|, row-major).</summary>
+    public double With(ReadOnlySpan<double> a)
+    {
+        int r = _r;
+        if (a.Length != r * r) throw new ArgumentException($"A must be {r} x {r}");
+        double sumA = 0, inner = 0;
+        for (int i = 0; i < r; i++)
+            for (int j = 0; j < r; j++)
+            {
+                sumA += _s[i] * a[i * r + j] * _s[j];
+                inner += a[i * r + j] * _cc[j * r + i];
+            }
+        var ac = Multiply(a, _c, r);
+        double normA = 0;
+        for (int i = 0; i < r; i++)
+            for (int j = 0; j < r; j++) normA += ac[i * r + j] * ac[j * r + i];
+        double cov = inner - sumA * _sumB / _n;
+        double va = normA - sumA * sumA / _n, vb = _normB - _sumB * _sumB / _n;
+        return va > 0 && vb > 0 ? Math.Clamp(cov / Math.Sqrt(va * vb), -1.0, 1.0) : double.NaN;
+    }
+
+    /// <summary>
+    /// The median of <see cref="With"/> over <paramref name="draws"/> Wishart matrices <c>A = Z Z^T</c>, Z a |P| x |P|
+    /// matrix of independent standard normals from <paramref name="rng"/>: the correlation of the ansatz for a moment
+    /// matrix that knows nothing about the data or the weights.
+    /// </summary>
+    public double RandomMomentMedian(Rng rng, int draws = 100)
+    {
+        int r = _r;
+        var z = new double[r * r];
+        var results = new double[draws];
+        for (int t = 0; t < draws; t++)
+        {
+            rng.FillGaussian(z);
+            var zt = new double[r * r];
+            for (int i = 0; i < r; i++)
+                for (int j = 0; j < r; j++) zt[i * r + j] = z[j * r + i];
+            results[t] = With(Multiply(z, zt, r));
+        }
+        Array.Sort(results);
+        return draws % 2 == 1 ? results[draws / 2] : 0.5 * (results[draws / 2 - 1] + results[draws / 2]);
+    }
+
+    private static double[] Multiply(ReadOnlySpan<double> x, ReadOnlySpan<double> y, int r)
+    {
+        var p = new double[r * r];
+        for (int i = 0; i < r; i++)
+            for (int k = 0; k < r; k++)
+            {
+                double xik = x[i * r + k];
+                for (int j = 0; j < r; j++) p[i * r + j] += xik * y[k * r + j];
+            }
+        return p;
     }
 }

@@ -243,13 +243,17 @@ public sealed class SimulationFolder
 /// <param name="AgopCorrelation">Pearson correlation of <c>W^T W</c> and the AGOP G (s = 1).</param>
 /// <param name="SqrtAgopCorrelation">Pearson correlation of <c>W^T W</c> and <c>G^1/2</c> (s = 1/2).</param>
 /// <param name="InitialCorrelation">Baseline: Pearson correlation of <c>W^T W</c> and the initial <c>W_0^T W_0</c>.</param>
+/// <param name="RandomMomentCorrelation">Null: median correlation of <c>W^T W</c> with <c>W^T A W</c> over random Wishart
+/// moment matrices A (<see cref="SandwichCorrelation.RandomMomentMedian"/>): what sharing the weights W gives without
+/// any information from the data.</param>
 /// <param name="EffectiveRankWtw">Effective rank <c>(tr M)^2 / ||M||_F^2 = (sum lambda)^2 / sum lambda^2</c> of
 /// <c>W^T W</c>: between 1 and the number of units; 1 when the units' weight vectors are parallel, in which case the
 /// correlation with the AGOP is 1 whatever the data (both are multiples of one outer product).</param>
 /// <param name="EffectiveRankAgop">The same for the AGOP.</param>
 /// <param name="Parameters">Where v and b came from.</param>
 public sealed record NfaPoint(int Seed, long Step, double T, string Population, int Units, double AgopCorrelation,
-    double SqrtAgopCorrelation, double InitialCorrelation, double EffectiveRankWtw, double EffectiveRankAgop,
+    double SqrtAgopCorrelation, double InitialCorrelation, double RandomMomentCorrelation, double EffectiveRankWtw,
+    double EffectiveRankAgop,
     ParameterSource Parameters)
 {
     /// <summary><c>(tr M)^2 / ||M||_F^2</c> of a symmetric matrix (n x n, row-major); NaN for the zero matrix.</summary>
@@ -288,6 +292,9 @@ public static class AgopAnalysis
     /// <summary>Names of the matrices analysed: <c>W^T W</c> (or <c>F^T F</c>), the AGOP, and its square root.</summary>
     public static readonly string[] Matrices = ["wtw", "agop", "agop_sqrt"];
 
+    /// <summary>Random stream (of the run's seed) for the Wishart matrices of the null correlation.</summary>
+    public const ulong NullStream = 0x4E55_4C4C; // "NULL": apart from the named streams of RngStream
+
     /// <summary>The groups of units analysed: all units, then each population when there is more than one.</summary>
     public static (string Name, int[] Units)[] Groups(NetworkSpec network)
     {
@@ -325,6 +332,9 @@ public static class AgopAnalysis
                 ? ConvolutionalNetwork.InitialFilters(run.Network, run.Data, run.Kernel, seed)
                 : Initialisation.Weights(run.Network, run.Data.D, seed);
         var initialGram = groups.Select(g => Agop.Gram(initial, q, g.Units)).ToArray();
+        // The random moment matrices of the null come from a stream of their own per run seed, so they do not depend
+        // on how many samples the AGOP averages over.
+        var nullRng = new Rng((ulong)seed, NullStream);
         for (int si = 0; si < snapshots.Count; si++)
         {
             cancellation.ThrowIfCancellationRequested();
@@ -352,6 +362,7 @@ public static class AgopAnalysis
                 var root = Agop.LowRankPower(s.W, q, moment, k, units, scale, 0.5);
                 result.Nfa.Add(new NfaPoint(seed, s.Step, s.T, name, units.Length, MatrixCorrelation.Pearson(wtw, agop),
                     MatrixCorrelation.Pearson(wtw, root), MatrixCorrelation.Pearson(wtw, initialGram[gi]),
+                    new SandwichCorrelation(s.W, q, units).RandomMomentMedian(nullRng),
                     NfaPoint.EffectiveRank(wtw, q), NfaPoint.EffectiveRank(agop, q), s.Source));
                 double[][] matrices = [wtw, agop, root];
                 for (int m = 0; m < matrices.Length; m++)
@@ -383,11 +394,12 @@ public static class AgopTables
     public static CsvTable Nfa(IEnumerable<SeedAnalysis> seeds)
     {
         var t = new CsvTable(["seed", "step", "t", "population", "units", "corr_agop", "corr_agop_sqrt", "corr_initial",
-            "eff_rank_wtw", "eff_rank_agop", "parameters"]);
+            "corr_random", "eff_rank_wtw", "eff_rank_agop", "parameters"]);
         foreach (var a in seeds)
             foreach (var p in a.Nfa)
                 t.Add(p.Seed).Add(p.Step).Add(p.T).Add(p.Population).Add(p.Units).Add(p.AgopCorrelation)
-                    .Add(p.SqrtAgopCorrelation).Add(p.InitialCorrelation).Add(p.EffectiveRankWtw).Add(p.EffectiveRankAgop)
+                    .Add(p.SqrtAgopCorrelation).Add(p.InitialCorrelation).Add(p.RandomMomentCorrelation)
+                    .Add(p.EffectiveRankWtw).Add(p.EffectiveRankAgop)
                     .Add(p.Parameters.ToString().ToLowerInvariant()).EndRow();
         return t;
     }

@@ -110,6 +110,7 @@ let run (o: Bag) : int =
                 o["corr_agop"] <- JsonValue.Create p.AgopCorrelation
                 o["corr_agop_sqrt"] <- JsonValue.Create p.SqrtAgopCorrelation
                 o["corr_initial"] <- JsonValue.Create p.InitialCorrelation
+                o["corr_random"] <- JsonValue.Create p.RandomMomentCorrelation
                 o["eff_rank_wtw"] <- JsonValue.Create p.EffectiveRankWtw
                 o["eff_rank_agop"] <- JsonValue.Create p.EffectiveRankAgop
                 o["half_width_wtw"] <- JsonValue.Create wtw.HalfWidth
@@ -119,15 +120,15 @@ let run (o: Bag) : int =
                 perSeed.Add o
                 rows.Add
                     [| string r.Seed; sprintf "%g" p.T; p.Population; fmt p.AgopCorrelation; fmt p.SqrtAgopCorrelation
-                       fmt p.InitialCorrelation; fmt p.EffectiveRankWtw; fmt wtw.HalfWidth; fmt agop.HalfWidth
+                       fmt p.InitialCorrelation; fmt p.RandomMomentCorrelation; fmt p.EffectiveRankWtw; fmt wtw.HalfWidth; fmt agop.HalfWidth
                        fmt wtw.MassRadius; fmt agop.MassRadius |]
         manifest.Results["final"] <- perSeed
         let kind = if folder.Convolutional then sprintf "convolutional (Q = %d): F^T F vs patch-AGOP" folder.Kernel else "fully-connected: W^T W vs AGOP"
         let inputs = if folder.Training.Inputs = InputKind.Nlgp then "NLGP" else "Gaussian clone"
         printfn "%s, trained on %s inputs; AGOP over %d %s samples (seed %d)" kind inputs samples inputs seed
         printTable
-            [| "seed"; "t"; "units"; "corr G"; "corr G^1/2"; "corr W0"; "rank WtW"; "half-width WtW"; "half-width G"
+            [| "seed"; "t"; "units"; "corr G"; "corr G^1/2"; "corr W0"; "corr null"; "rank WtW"; "half-width WtW"; "half-width G"
                "mass radius WtW"; "mass radius G" |]
             (List.ofSeq rows)
-        printfn "(corr: Pearson correlation of the entries of W^T W with the AGOP G, with G^1/2, and with the initial W0^T W0 (baseline); rank: effective rank (tr M)^2 / |M|_F^2, 1 = parallel units (then corr G = 1 trivially); half-width: where the band profile falls to half its diagonal; mass radius: median |i - j| weighted by M_ij^2; pixels)"
+        printfn "(corr: Pearson correlation of the entries of W^T W with the AGOP G, with G^1/2, with the initial W0^T W0 (baseline), and the median with W^T A W for random Wishart A (null: what sharing W gives); rank: effective rank (tr M)^2 / |M|_F^2, 1 = parallel units (then corr G = 1 trivially); half-width: where the band profile falls to half its diagonal; mass radius: median |i - j| weighted by M_ij^2; pixels)"
         printfn "results in %s" dir.Path)
