@@ -51,6 +51,9 @@ let run (o: Bag) : int =
     let seed = o.Get("Seed", 0)
     Check.InRange("--seed", int64 seed, 0L, int64 Int32.MaxValue)
     let folder = SimulationFolder.Load(runDir, "--run")
+    // Every snapshot forms a few D x D matrices per group (8 D^2 bytes each): refuse sizes where that is gigabytes.
+    if folder.Features > 4096 then
+        raise (SpecException("--run", sprintf "the run's units have %d weights; the analysis forms D x D matrices and accepts at most 4096" folder.Features))
     let needed = 8.0 * float samples * float folder.Data.D
     let available = float (GC.GetGCMemoryInfo().TotalAvailableMemoryBytes)
     if needed > 0.5 * available then
