@@ -170,3 +170,14 @@ type CumulantsArgs =
 
     interface IArgParserTemplate with
         member s.Usage = Usage.describe s
+
+type AgopArgs =
+    | Config of path: string
+    | Out of dir: string
+    | Seed of int
+    | [<CustomCommandLine("--run")>] Agop_Run of dir: string
+    | [<CustomCommandLine("--samples")>] Agop_Samples of int
+    | [<CustomCommandLine("--no-matrices")>] Agop_No_Matrices
+
+    interface IArgParserTemplate with
+        member s.Usage = Usage.describe s

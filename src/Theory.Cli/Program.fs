@@ -16,9 +16,10 @@ let private commands: (string * string * (string[] -> int)) list =
       entry<SimulateArgs> "simulate" "online SGD of a two-layer network on NLGP or clone images; trajectory, receptive fields" Commands.Simulate.run
       entry<IntegrateArgs> "integrate" "integrate the Gaussian-equivalence ODEs of the task from the simulator's initial weights" Commands.Integrate.run
       entry<RfmArgs> "rfm" "recursive feature machine (Laplace kernel) or ConvRFM (--conv): metric learned by AGOP" Commands.Rfm.run
-      entry<BenchArgs> "bench" "whole-run benchmark: SGD steps per second with sampling, SGD alone, sampling alone" Commands.Bench.run
       entry<NeuronArgs> "neuron" "single-neuron gradient flow: full (fourth cumulant kept) / Gaussian part only / clone / untruncated" Commands.Neuron.run
-      entry<CumulantsArgs> "cumulants" "CP decomposition of the NLGP fourth cumulant per gain; factor widths vs receptive fields" Commands.Cumulants.run ]
+      entry<CumulantsArgs> "cumulants" "CP decomposition of the NLGP fourth cumulant per gain; factor widths vs receptive fields" Commands.Cumulants.run
+      entry<AgopArgs> "agop" "AGOP and neural feature ansatz of a simulate run's snapshots: W^T W vs AGOP, band profiles" Commands.Agop.run
+      entry<BenchArgs> "bench" "whole-run benchmark: SGD steps per second with sampling, SGD alone, sampling alone" Commands.Bench.run ]
 
 let private usage () =
     printfn "theory %s: online SGD on non-linear Gaussian process images against Gaussian-equivalence theory" VersionInfo.Version

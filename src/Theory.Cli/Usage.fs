@@ -74,6 +74,10 @@ let private texts =
         "Cumulant_Of", "which fourth cumulant: mixture (sum_a P_a DeltaT^a, the one that drives the neuron; default) | class0 | class1."
         "Compare_Rf", "folder of a `theory simulate` run: the width and IPR of its localised receptive fields (rf.csv) join the comparison table."
         "No_Neuron", "skip the single-neuron flow at each gain (CP factors only)."
+        // agop (SCIENCE.md section 6)
+        "Agop_Run", "folder of a theory simulate run (fc or --model conv): every seed and weight snapshot in it is analysed."
+        "Agop_Samples", "inputs the AGOP averages over, of the kind the run was trained on (half per class; stream Analysis of --seed). Default 10000."
+        "Agop_No_Matrices", "do not write the D x D matrices W^T W and AGOP of the last snapshot (matrices/; 3 MB each at D = 400)."
     ]
 
 /// The help line of an argument union case (by its name).
