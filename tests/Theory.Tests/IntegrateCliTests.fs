@@ -127,3 +127,40 @@ let ``--config sets integrate options and flags win`` () =
     let t = (CsvData.Read(Path.Combine(out, "trajectory.csv"))).Numbers "t"
     Assert.Equal(2.0, t[t.Length - 1])
     Assert.Equal(4, t.Length)
+
+[<Theory>]
+[<InlineData("stiff")>]
+[<InlineData("bdf")>]
+[<InlineData("auto")>]
+let ``the stiff solvers follow the Dormand-Prince trajectory`` (solver: string) =
+    Theory.Cli.Progress.quiet <- true
+    let reference = tempDir ()
+    Assert.Equal(0, (let c, _, _ = runCli (Array.append (small reference) [| "--rtol"; "1e-10"; "--atol"; "1e-10" |]) in c))
+    let out = tempDir ()
+    let code, err, stdout = runCli (Array.append (small out) [| "--solver"; solver; "--rtol"; "1e-8"; "--atol"; "1e-8" |])
+    Assert.True((code = 0), err)
+    Assert.Contains(sprintf "solver %s" solver, stdout)
+    let a = (CsvData.Read(Path.Combine(reference, "trajectory.csv"))).Numbers "eps_g"
+    let b = (CsvData.Read(Path.Combine(out, "trajectory.csv"))).Numbers "eps_g"
+    // BDF's global error runs 10-100 x its tolerance (README, the ODE solvers).
+    Array.iter2 (fun (x: float) y -> Assert.True(abs (x - y) < 1e-5 * x, sprintf "%s: %g vs %g" solver x y)) a b
+    Assert.Contains(sprintf "\"solver\": \"%s\"" solver, File.ReadAllText(Path.Combine(out, "manifest.json")))
+
+[<Fact>]
+let ``the stiff methods get the block-diagonal Jacobian of the ODE layout, one block per mode`` () =
+    let data = Theory.Interop.DataSpec(Dim = 1, Size = 16)
+    let net = Theory.Interop.NetworkSpec(K = 3)
+    let problem = Theory.Get.Engine.nlgpProblem data net (Theory.Interop.TrainingSpec()) Theory.Gaussian.QuadratureSettings.defaults true
+    let layout = Theory.Get.Layout problem.System
+    for m in [ Theory.Ode.Stiff; Theory.Ode.Bdf; Theory.Ode.Auto ] do
+        match (Theory.Get.Engine.odeOptionsFor layout true { Theory.Ode.Options.defaults with Method = m }).Jacobian with
+        | Theory.Ode.BlockDiagonal sizes ->
+            // 9 merged modes of a ring of 16 with 6 densities each, then the 3 biases (the mf readout is fixed)
+            Assert.Equal<int[]>(Array.append (Array.create 9 6) [| 3 |], sizes)
+        | other -> failwithf "%A: %A" m other
+    // Dormand-Prince, an explicit choice, or BlockJacobian = false keep the options as given.
+    Assert.Equal(Theory.Ode.Options.defaults, Theory.Get.Engine.odeOptionsFor layout true Theory.Ode.Options.defaults)
+    let stiff = { Theory.Ode.Options.defaults with Method = Theory.Ode.Stiff }
+    Assert.Equal(stiff, Theory.Get.Engine.odeOptionsFor layout false stiff)
+    let chosen = { stiff with Jacobian = Theory.Ode.BlockDiagonal [| layout.Size |] }
+    Assert.Equal(chosen, Theory.Get.Engine.odeOptionsFor layout true chosen)

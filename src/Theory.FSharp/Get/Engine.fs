@@ -30,18 +30,23 @@ type IntegrationOptions =
       Progress: float -> unit
       Cancellation: CancellationToken
       /// Compute the classes' expectations on separate threads (same results, less wall time on several cores).
-      Parallel: bool }
+      Parallel: bool
+      /// The stiff methods (`Stiff`, `Bdf`, `Auto`) get the block-diagonal finite-difference Jacobian of the ODE
+      /// layout (`Layout.BlockSizes`: one block per merged mode, then the readout and the biases) in place of the
+      /// `Options.Jacobian` of `Adaptive` when that is the dense default; false keeps `Options.Jacobian` as given.
+      BlockJacobian: bool }
 
 module IntegrationOptions =
     /// Dormand-Prince with rtol = atol = 1e-6, classification error on 2^12 lattice points, no progress reports,
-    /// classes in parallel.
+    /// classes in parallel, block-diagonal Jacobians for the stiff methods.
     let defaults =
         { Solver = Adaptive Theory.Ode.Options.defaults
           ClassError = true
           ClassErrorLattice = 12
           Progress = ignore
           Cancellation = CancellationToken.None
-          Parallel = true }
+          Parallel = true
+          BlockJacobian = true }
 
 /// One logged time of the theory: the same quantities (and CSV columns) as a simulation row.
 type TrajectoryRow =
@@ -114,6 +119,16 @@ let private chunks (grid: float[]) =
                 next <- next + t / 8.0
     cuts.ToArray() |> Array.pairwise
 
+/// The solver options actually used for a system of this layout: a stiff method with the dense finite-difference
+/// default gets the block-diagonal Jacobian of the layout (one block per merged mode: the per-mode densities couple
+/// only through the order parameters Q^a, so the stiff part of the Jacobian, the linear map q(f) -> B_f q(f) +
+/// q(f) B_f^T of SCIENCE.md section 4, lives inside the blocks).
+let odeOptionsFor (layout: Layout) (blockJacobian: bool) (options: Theory.Ode.Options) =
+    match options.Method, options.Jacobian with
+    | (Theory.Ode.Stiff | Theory.Ode.Bdf | Theory.Ode.Auto), Theory.Ode.DenseFiniteDifference when blockJacobian ->
+        { options with Jacobian = Theory.Ode.BlockDiagonal layout.BlockSizes }
+    | _ -> options
+
 /// Integrates `system` from `initial` (with the given fixed readout and biases where they are not trained) and
 /// returns a row at every time of `grid` (increasing, starting at 0).
 let integrateSystem (system: GetSystem) (initial: GetState) (grid: float[]) (options: IntegrationOptions) : Integration =
@@ -164,7 +179,8 @@ let integrateSystem (system: GetSystem) (initial: GetState) (grid: float[]) (opt
     try
         if accept 0 [| y0 |] && grid.Length > 1 then
             match options.Solver with
-            | Adaptive odeOptions ->
+            | Adaptive requested ->
+                let odeOptions = odeOptionsFor layout options.BlockJacobian requested
                 let mutable y = y0
                 let mutable go = true
                 for (i0, i1) in chunks grid do
