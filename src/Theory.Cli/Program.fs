@@ -16,7 +16,8 @@ let private commands: (string * string * (string[] -> int)) list =
       entry<SimulateArgs> "simulate" "online SGD of a two-layer network on NLGP or clone images; trajectory, receptive fields" Commands.Simulate.run
       entry<IntegrateArgs> "integrate" "integrate the Gaussian-equivalence ODEs of the task from the simulator's initial weights" Commands.Integrate.run
       entry<RfmArgs> "rfm" "recursive feature machine (Laplace kernel) or ConvRFM (--conv): metric learned by AGOP" Commands.Rfm.run
-      entry<BenchArgs> "bench" "whole-run benchmark: SGD steps per second with sampling, SGD alone, sampling alone" Commands.Bench.run ]
+      entry<BenchArgs> "bench" "whole-run benchmark: SGD steps per second with sampling, SGD alone, sampling alone" Commands.Bench.run
+      entry<OverlayArgs> "overlay" "ODE, SGD on the clone and SGD on the NLGP from one initial state; where the Gaussian equivalence breaks" Commands.Overlay.run ]
 
 let private usage () =
     printfn "theory %s: online SGD on non-linear Gaussian process images against Gaussian-equivalence theory" VersionInfo.Version
