@@ -41,12 +41,31 @@ def mark(ax, report, legend=False):
             ax.axvline(t, color="grey", linestyle=ls, linewidth=0.9, label=label if legend else None)
 
 
+def final_field(folder, kind, population):
+    """The final receptive field of the population's unit with the largest IPR in the first run of a kind:
+    (values as rows of an image, unit, ipr)."""
+    rf = style.read_csv(os.path.join(folder, kind, "rf.csv"))
+    seed = rf["seed"][0]
+    rows = [i for i in range(len(rf["unit"])) if rf["seed"][i] == seed and rf["population"][i] == population]
+    best = max(rows, key=lambda i: rf["ipr"][i])
+    unit = rf["unit"][best]
+    w = style.read_csv(os.path.join(folder, kind, "weights", f"seed_{int(seed)}.csv"))
+    last = max(w["step"])
+    pts = [(int(w["y"][i]), int(w["x"][i]), w["w"][i]) for i in range(len(w["w"]))
+           if w["step"][i] == last and w["unit"][i] == unit]
+    ny, nx = max(p[0] for p in pts) + 1, max(p[1] for p in pts) + 1
+    img = [[0.0] * nx for _ in range(ny)]
+    for y, x, v in pts:
+        img[y][x] = v
+    return img, int(unit), rf["ipr"][best]
+
+
 def draw(folder, out_dir, name):
     o, rep = load(folder)
     t = o["t"]
     pops = [c[len("ipr_"):-len("_nlgp")] for c in o if c.startswith("ipr_") and c.endswith("_nlgp")]
-    fig, axes = plt.subplots(2, 2, figsize=(8.0, 5.6), sharex=True)
-    (a_eps, a_gap), (a_ipr, a_kurt) = axes
+    fig, axes = plt.subplots(2, 3, figsize=(11.0, 5.6))
+    (a_eps, a_rel, a_gap), (a_ipr, a_kurt, a_rf) = axes
 
     # eps_g: ODE, clone and NLGP means with their min..max bands.
     tt, ode, cm, clo, chi, nm, nlo, nhi = positive(t, o["eps_g_ode"], o["eps_g_clone_mean"], o["eps_g_clone_min"],
@@ -60,6 +79,16 @@ def draw(folder, out_dir, name):
     a_eps.set_ylabel("test error eps_g")
     mark(a_eps, rep, legend=True)
     a_eps.legend(loc="lower left", frameon=False)
+
+    # The same relative to the ODE: the clone's finite-size offset and the NLGP leaving the clone.
+    rel = lambda xs: [x / d - 1.0 for x, d in zip(xs, ode)]  # noqa: E731
+    a_rel.axhline(0.0, **style.THEORY)
+    a_rel.plot(tt, rel(cm), **style.CLONE)
+    a_rel.fill_between(tt, rel(clo), rel(chi), color=style.CLONE["color"], alpha=0.2, linewidth=0)
+    a_rel.plot(tt, rel(nm), **style.NLGP)
+    a_rel.fill_between(tt, rel(nlo), rel(nhi), color=style.NLGP["color"], alpha=0.2, linewidth=0)
+    a_rel.set_ylabel("eps_g / eps_g(ODE) - 1")
+    mark(a_rel, rep)
 
     # The sharper diagnostic: measured minus Gaussian-equivalent eps_g at the runs' own order parameters (mean over
     # runs), with +-2 standard errors of a mean of n clone runs from the test-set sampling noise alone.
@@ -81,9 +110,9 @@ def draw(folder, out_dir, name):
         width = 1.8 if p == loc else 0.9
         colour = style.POP_PLUS if p == "pos" else style.POP_MINUS
         for ax, key in ((a_ipr, "ipr"), (a_kurt, "kurtosis")):
-            tt, c, n = positive(t, o[f"{key}_{p}_clone"], o[f"{key}_{p}_nlgp"])
+            tt, c, nl = positive(t, o[f"{key}_{p}_clone"], o[f"{key}_{p}_nlgp"])
             ax.plot(tt, c, color=colour, linestyle="--", linewidth=width, label=f"{p}, clone")
-            ax.plot(tt, n, color=colour, linestyle="-", linewidth=width, label=f"{p}, NLGP")
+            ax.plot(tt, nl, color=colour, linestyle="-", linewidth=width, label=f"{p}, NLGP")
     a_ipr.set_ylabel("mean IPR of the population")
     a_ipr.set_yscale("log")
     a_kurt.set_ylabel("pre-activation excess kurtosis")
@@ -91,10 +120,25 @@ def draw(folder, out_dir, name):
     for ax in (a_ipr, a_kurt):
         mark(ax, rep)
         ax.legend(loc="upper left" if ax is a_ipr else "lower left", frameon=False, ncol=2)
-    for ax in (a_ipr, a_kurt):
-        ax.set_xlabel("t = steps / D")
-    for ax in axes.flat:
+    for ax in (a_eps, a_rel, a_gap, a_ipr, a_kurt):
         ax.set_xscale("log")
+        ax.set_xlabel("t = steps / D")
+
+    # Final receptive fields of the localising population: NLGP and clone (first run of each).
+    a_rf.axis("off")
+    a_rf.set_title(f"final receptive field, most localised {loc} unit")
+    for k, (kind, spec, label) in enumerate((("nlgp", style.NLGP, "NLGP"), ("clone", style.CLONE, "clone"))):
+        img, unit, ipr = final_field(folder, kind, loc)
+        inset = a_rf.inset_axes([0.02 + 0.5 * k, 0.05, 0.46, 0.8])
+        if len(img) == 1:
+            inset.plot(img[0], color=spec["color"])
+            inset.set_xlabel("pixel")
+        else:
+            m = max(abs(v) for row in img for v in row)
+            inset.imshow(img, cmap=style.SIGNED, vmin=-m, vmax=m)
+            inset.set_xticks([])
+            inset.set_yticks([])
+        inset.set_title(f"{label}: unit {unit}, IPR {ipr:.3f}", fontsize=8)
     g = rep.get("gain")
     b = rep.get("breakdown_time")
     fig.suptitle(f"gain {g:g}: breakdown at t = {b:.3g}" if b else f"gain {g:g}: no breakdown", fontsize=9)

@@ -202,7 +202,7 @@ let run (o: Bag) : int =
         let summary = CsvTable summaryColumns
         let perGain = JsonArray()
         let files = Collections.Generic.List<string>([ "manifest.json" ])
-        let rows = ResizeArray()
+        let mutable sweepRows: string[] list = []
         let interrupted =
             overlays |> Array.exists (fun ov -> ov.Ode.Interrupted || ov.Runs |> Array.exists (fun r -> r.Outcome = SimulationOutcome.Cancelled))
         for ov in overlays do
@@ -221,7 +221,10 @@ let run (o: Bag) : int =
             summary.Add(s.Gain).Add(s.Breakdown).Add(s.Gap).Add(s.Rise).Add(s.CloneRise).Add(s.Population).Add(s.IprInitial)
                 .Add(s.IprNlgp).Add(s.IprClone).Add(s.KurtosisNlgp).Add(s.Ode).Add(s.Clone).Add(s.Nlgp).Add(s.Departure)
                 .Add(s.DepartureTime).EndRow() |> ignore
-            rows.Add s
+            sweepRows <-
+                sweepRows
+                @ [ [| fmt s.Gain; fmt s.Breakdown; fmt s.Gap; fmt s.Rise; s.Population; fmt s.IprNlgp; fmt s.IprClone
+                       fmt s.Ode; fmt s.Clone; fmt s.Nlgp; sprintf "%+.2f%%" (100.0 * s.Departure) |] ]
         summary.Save(dir.File "summary.csv")
         files.Add "summary.csv"
         manifest.Results["gains"] <- perGain
@@ -232,9 +235,7 @@ let run (o: Bag) : int =
             printTable
                 [| "gain"; "breakdown t"; "gap t"; "IPR rise t"; "pop"; "IPR NLGP"; "IPR clone"; "eps_g ODE"; "clone"; "NLGP"
                    "clone-ODE" |]
-                [ for s in rows ->
-                      [| fmt s.Gain; fmt s.Breakdown; fmt s.Gap; fmt s.Rise; s.Population; fmt s.IprNlgp; fmt s.IprClone
-                         fmt s.Ode; fmt s.Clone; fmt s.Nlgp; sprintf "%+.2f%%" (100.0 * s.Departure) |] ]
+                sweepRows
         printfn "results in %s" dir.Path
         // A failed or interrupted part: everything measured is written above.
         for ov in overlays do
