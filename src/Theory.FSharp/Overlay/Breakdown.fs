@@ -190,7 +190,8 @@ let firstPersistent (settings: DetectorSettings) (times: float[]) (z: float[]) :
             i <- i + 1
     found
 
-/// Where `other` first leaves the band of `reference` for good, under the plain noise model (`zScores`).
+/// Where `other` first leaves the band of `reference` persistently (`firstPersistent`), under the plain noise
+/// model (`zScores`).
 let divergence (settings: DetectorSettings) (times: float[]) (reference: float[][]) (other: float[][]) =
     firstPersistent settings times (zScores settings times reference other)
 

@@ -275,7 +275,7 @@ type CloneDeparture =
 type Report =
     { /// NLGP mean eps_g against the clone runs' mean, per aligned time (`Breakdown.zScoresWith`, `epsNoise`).
       EpsZ: float[]
-      /// Where the NLGP eps_g leaves the clone band for good.
+      /// Where the NLGP eps_g first leaves the clone band persistently (`Breakdown.firstPersistent`).
       Breakdown: Departure option
       /// The same for the gap measured - Gaussian-equivalent eps_g at the runs' own order parameters (`gapNoise`).
       GapZ: float[]
@@ -283,7 +283,7 @@ type Report =
       /// Each clone run's gap over its test-set standard deviation, root mean square over runs and times: 1 when
       /// the noise model is right (the clone's measured error is its exact error plus test-set noise).
       CloneGapRms: float
-      /// The population whose NLGP mean IPR grew most, relative to its initial value.
+      /// The population whose final NLGP mean IPR exceeds the clone's most (the localising one, if any).
       LocalisedPopulation: string
       IprInitial: float
       /// When that population's mean NLGP IPR reaches `IprFactor` times its initial value for good.
@@ -293,9 +293,9 @@ type Report =
       CloneDeparture: CloneDeparture
       /// z of the clone mean against the ODE per aligned time.
       CloneOdeZ: float[]
-      /// Where the clone mean leaves the ODE for good (the finite-size offset of SCIENCE.md section 4).
+      /// Where the clone mean first leaves the ODE persistently (the finite-size offset of SCIENCE.md section 4).
       CloneLeavesOde: Departure option
-      /// Where the NLGP mean leaves the ODE for good (with the clone runs' run-to-run spread as the SGD noise).
+      /// Where the NLGP mean first leaves the ODE persistently (the clone runs' run-to-run spread as the SGD noise).
       NlgpLeavesOde: Departure option }
 
 /// The breakdown report of an overlay.
@@ -320,13 +320,14 @@ let report (settings: Settings) (o: Overlay) : Report =
                     c <- c + 1
         if c = 0 then nan else sqrt (s / float c)
     let iprMean runs members = mean (series o runs (ipr members))
-    let name, members, nlgpIpr, _ =
+    // The localising population: the one whose final NLGP IPR exceeds the clone's most (the clone does not localise).
+    let name, nlgpIpr, cloneIpr, _ =
         populations o
         |> Array.map (fun (p, members) ->
-            let b = iprMean o.Nlgp members
-            p, members, b, b[b.Length - 1] / b[0])
+            let n = iprMean o.Nlgp members
+            let c = iprMean o.Clone members
+            p, n, c, n[n.Length - 1] / c[c.Length - 1])
         |> Array.maxBy (fun (_, _, _, g) -> if Double.IsNaN g then -infinity else g)
-    let cloneIpr = iprMean o.Clone members
     let ode = odeEpsG o
     let cloneMean = mean epsC
     let cloneZ = zAgainstCurve noise.RunToRun noise.ReferenceMeasurement epsC ode
