@@ -30,6 +30,9 @@ public sealed record DataSpec
     /// <summary>Correlation length of class <paramref name="a"/> (0 or 1).</summary>
     public double Xi(int a) => a == 0 ? Xi0 : Xi1;
 
+    /// <summary>This specification with another gain (a copy; for gain sweeps from F#, which cannot use <c>with</c>).</summary>
+    public DataSpec WithGain(double gain) => this with { Gain = gain };
+
     /// <summary>Label of class <paramref name="a"/>: +1 for the short-range class 0, -1 for class 1.</summary>
     public static double Label(int a) => a == 0 ? 1.0 : -1.0;
 
@@ -121,6 +124,17 @@ public sealed record TrainingSpec
     /// <summary>Final time T (in units of D steps).</summary>
     public double Time { get; init; } = 1e4;
     public int Seed { get; init; }
+    /// <summary>Seed of the initial weights only (<c>Initialisation.Weights</c>); null = <see cref="Seed"/>. Set it
+    /// to start runs of different <see cref="Seed"/>s (sample streams, test sets) from one initial state, e.g. the
+    /// ODE's in <c>theory overlay</c>. When null every output is the same as before this option existed.</summary>
+    public int? InitSeed { get; init; }
+    /// <summary>The seed the initial weights are drawn with: <see cref="InitSeed"/> if given, else <see cref="Seed"/>.</summary>
+    public int InitialWeightsSeed => InitSeed ?? Seed;
+
+    /// <summary>A copy for one run of a group that shares its initial weights (seed <paramref name="initSeed"/>) and
+    /// differs in its sample seed and input kind (for F#, which cannot use <c>with</c> on C# records).</summary>
+    public TrainingSpec ForRun(int seed, InputKind inputs, int initSeed) =>
+        this with { Seed = seed, Inputs = inputs, InitSeed = initSeed };
     public InputKind Inputs { get; init; } = InputKind.Nlgp;
     /// <summary>Held-out test set size (half per class).</summary>
     public int TestSize { get; init; } = 10_000;
@@ -139,6 +153,7 @@ public sealed record TrainingSpec
         Check.Positive("--time", Time);
         Check.InRange("--time", Time, 0, 1e9);
         Check.InRange("--seed", Seed, 0, int.MaxValue);
+        if (InitSeed is int initSeed) Check.InRange("--init-seed", initSeed, 0, int.MaxValue);
         Check.InRange("--test-size", TestSize, 2, 10_000_000);
         Check.InRange("--log-points", LogPoints, 1, 100_000);
         Check.Positive("--log-start", LogStart);

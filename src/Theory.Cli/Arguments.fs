@@ -24,6 +24,7 @@ type IntegrateArgs =
     | Config of path: string
     | Out of dir: string
     | Seed of int
+    | Init_Seed of int
     | Dim of int
     | Size of int
     | Xi of xi0: float * xi1: float
@@ -83,6 +84,7 @@ type SimulateArgs =
     | Config of path: string
     | Out of dir: string
     | Seed of int
+    | Init_Seed of int
     | Seeds of int
     | Dim of int
     | Size of int
@@ -178,6 +180,43 @@ type AgopArgs =
     | [<CustomCommandLine("--run")>] Agop_Run of dir: string
     | [<CustomCommandLine("--samples")>] Agop_Samples of int
     | [<CustomCommandLine("--no-matrices")>] Agop_No_Matrices
+
+    interface IArgParserTemplate with
+        member s.Usage = Usage.describe s
+
+type OverlayArgs =
+    | Config of path: string
+    | Out of dir: string
+    | Seed of int
+    | Init_Seed of int
+    | [<CustomCommandLine("--seeds")>] Overlay_Seeds of int
+    | Dim of int
+    | Size of int
+    | Xi of xi0: float * xi1: float
+    | [<CustomCommandLine("--gain")>] Overlay_Gains of float list
+    | Open
+    | Jitter of float
+    | [<CustomCommandLine("-K")>] K of int
+    | Activation of string
+    | Cubic of alpha: float * beta: float
+    | Readout of string
+    | Bias of string
+    | Init_Std of float
+    | Lr of float
+    | Lr_Readout of float
+    | Lr_Bias of float
+    | Convention of string
+    | Time of float
+    | Test_Size of int
+    | Log_Points of int
+    | Log_Start of float
+    | Snapshots of int
+    | Solver of string
+    | Rtol of float
+    | Atol of float
+    | Breakdown_Z of float
+    | Breakdown_Points of int
+    | Ipr_Factor of float
 
     interface IArgParserTemplate with
         member s.Usage = Usage.describe s

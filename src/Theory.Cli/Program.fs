@@ -19,7 +19,8 @@ let private commands: (string * string * (string[] -> int)) list =
       entry<NeuronArgs> "neuron" "single-neuron gradient flow: full (fourth cumulant kept) / Gaussian part only / clone / untruncated" Commands.Neuron.run
       entry<CumulantsArgs> "cumulants" "CP decomposition of the NLGP fourth cumulant per gain; factor widths vs receptive fields" Commands.Cumulants.run
       entry<AgopArgs> "agop" "AGOP and neural feature ansatz of a simulate run's snapshots: W^T W vs AGOP, band profiles" Commands.Agop.run
-      entry<BenchArgs> "bench" "whole-run benchmark: SGD steps per second with sampling, SGD alone, sampling alone" Commands.Bench.run ]
+      entry<BenchArgs> "bench" "whole-run benchmark: SGD steps per second with sampling, SGD alone, sampling alone" Commands.Bench.run
+      entry<OverlayArgs> "overlay" "ODE, SGD on the clone and SGD on the NLGP from one initial state; where the Gaussian equivalence breaks" Commands.Overlay.run ]
 
 let private usage () =
     printfn "theory %s: online SGD on non-linear Gaussian process images against Gaussian-equivalence theory" VersionInfo.Version

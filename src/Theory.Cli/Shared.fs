@@ -125,6 +125,7 @@ let trainingSpec (o: Bag) : TrainingSpec =
         LrBias = (o.TryGet<float> "Lr_Bias" |> Option.toNullable),
         Time = o.Get("Time", d.Time),
         Seed = o.Get("Seed", d.Seed),
+        InitSeed = (o.TryGet<int> "Init_Seed" |> Option.toNullable),
         Inputs = inputs,
         TestSize = o.Get("Test_Size", d.TestSize),
         LogPoints = o.Get("Log_Points", d.LogPoints),

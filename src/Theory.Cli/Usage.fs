@@ -10,6 +10,7 @@ let private texts =
         "Config", "JSON file with the same keys as the flags (e.g. {\"gain\": 10, \"xi\": [1, 3]}); flags win."
         "Out", "output folder (created; files are written atomically). Default: runs/<command>."
         "Seed", "random seed: the same seed and configuration give bitwise-identical output files."
+        "Init_Seed", "seed of the initial weights only (default: --seed): runs of different seeds then share one initial state."
         // the data (SCIENCE.md section 1)
         "Dim", "1 = ring of L pixels (D = L), 2 = L x L torus (D = L^2). Default 2."
         "Size", "image side L in pixels (2..1048576 in 1D, 2..1024 in 2D). Default 20."
@@ -78,6 +79,12 @@ let private texts =
         "Agop_Run", "folder of a theory simulate run (fc or --model conv): every seed and weight snapshot in it is analysed."
         "Agop_Samples", "inputs the AGOP averages over, of the kind the run was trained on (half per class; stream Analysis of --seed). Default 10000."
         "Agop_No_Matrices", "do not write the D x D matrices W^T W and AGOP of the last snapshot (matrices/; 3 MB each at D = 400)."
+        // overlay (SCIENCE.md section 4: where the Gaussian equivalence breaks down)
+        "Overlay_Seeds", "SGD runs per input kind (>= 2): NLGP seeds SEED..SEED+N-1, clone SEED+N..SEED+2N-1, all from the ODE's initial weights. Default 3."
+        "Overlay_Gains", "NLGP gain(s) g (see simulate --gain); several values sweep them, one folder each plus summary.csv. Default 10."
+        "Breakdown_Z", "detector threshold: |z| of the NLGP-minus-clone mean over the clone runs' pooled spread that counts as a departure. Default 3.5."
+        "Breakdown_Points", "consecutive grid times with |z| over the threshold (same sign) that make a breakdown. Default 3."
+        "Ipr_Factor", "IPR rise time: when the localising population's mean NLGP IPR reaches this multiple of its initial value for good. Default 2."
     ]
 
 /// The help line of an argument union case (by its name).

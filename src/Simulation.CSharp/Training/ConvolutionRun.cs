@@ -49,7 +49,7 @@ public static class ConvolutionRun
         sources ??= task.CreateSource;
         int d = task.D, seed = training.Seed;
         var rates = LearningRates.Resolve(training, network);
-        var net = new ConvolutionalNetwork(network, task.Spec, kernel, rates, seed);
+        var net = new ConvolutionalNetwork(network, task.Spec, kernel, rates, training.InitialWeightsSeed);
         var result = new ConvolutionResult
         {
             Seed = seed, Data = task.Spec, Network = network, Training = training, Kernel = kernel,

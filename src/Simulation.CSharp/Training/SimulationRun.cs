@@ -94,7 +94,7 @@ public static class SimulationRun
         {
             Seed = seed, Data = task.Spec, Network = network, Training = training, Rates = rates,
         };
-        var net = new TwoLayerNetwork(network, d, rates, seed);
+        var net = new TwoLayerNetwork(network, d, rates, training.InitialWeightsSeed);
         var testSet = TestSet.Draw(sources(training.Inputs, new Rng(seed, RngStream.TestSet)), training.TestSize);
         var meter = new NetworkMeter(task, testSet);
         var schedule = new Schedule(training, d);

@@ -306,7 +306,7 @@ let nlgpProblem (data: DataSpec) (network: NetworkSpec) (training: TrainingSpec)
             s |> Array.map (max 0.0))
     let groups = if merge then Modes.merge Modes.DefaultTolerance spectra else Modes.unmerged spectra
     let k = network.K
-    let w = Initialisation.Weights(network, d, training.Seed)
+    let w = Initialisation.Weights(network, d, training.InitialWeightsSeed)
     let q0 = Modes.initialDensities groups k (transformRows task k w)
     let rates = LearningRates.Resolve(training, network)
     let system =
