@@ -63,6 +63,16 @@ let private texts =
         "Centre", "centre the gradients before the outer product (M = their covariance; removes the mean-gradient direction)."
         "Blas", "dense linear algebra: auto (OpenBLAS if libopenblas.so.0 loads, else managed; default) | managed | openblas."
         "Blas_Threads", "worker threads for the kernel machine. Default: all cores."
+        // checkpoints and resumable runs
+        "Checkpoint_Every", "save the whole state every T time units (t = steps / D) into checkpoints/; Ctrl-C and SIGTERM always save one. Default: only then."
+        "Resume", "continue the interrupted simulate run in DIR from its checkpoints (configuration from DIR/manifest.json); output as if never stopped."
+        // sweep
+        "Grid", "JSON grid: {\"command\": [\"simulate\", \"integrate\"], \"gain\": [1, 10], \"seed\": [0, 1], \"time\": 100}; lists are axes, scalars fixed."
+        "Shard", "I/N: run only points I, I+N, I+2N, ... (0 <= I < N). Default: SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT when set, else all."
+        "Jobs", "points run at once in this process. Default: all cores."
+        "Dry_Run", "validate the grid and list its points with their status; run nothing."
+        "Sweep_Dir", "the --out folder of a sweep, whose points are merged into merged.csv (final rows)."
+        "All", "also write merged_all.csv with every row of every point's trajectory."
     ]
 
 /// The help line of an argument union case (by its name).
