@@ -15,7 +15,7 @@ let private entry<'T when 'T :> IArgParserTemplate> (name: string) (text: string
       Options = Options.describe<'T> }
 
 /// Every command that runs one job; `theory sweep` runs any of them as the points of a grid.
-let private commands: Shared.Command list =
+let commands: Shared.Command list =
     [ entry<SampleArgs> "sample" "draw NLGP and Gaussian-clone images of both classes; write them and their statistics" Commands.Sample.run
       entry<SimulateArgs> "simulate" "online SGD of a two-layer network on NLGP or clone images; trajectory, receptive fields" Commands.Simulate.run
       entry<IntegrateArgs> "integrate" "integrate the Gaussian-equivalence ODEs of the task from the simulator's initial weights" Commands.Integrate.run
