@@ -205,7 +205,10 @@ let runDirectory (o: Bag) (command: string) =
     if DryRun.isActive () then
         if String.IsNullOrWhiteSpace path then raise (SpecException("--out", "must name a folder"))
         raise DryRun.Passed
-    RunDirectory.Prepare(path)
+    let dir = RunDirectory.Prepare(path)
+    // A process killed while writing into this folder before left its temporary files: not ours to keep.
+    dir.RemoveStaleTemporaryFiles() |> ignore
+    dir
 
 /// Refuses (SpecException naming the option of the largest term) a run whose estimated memory does not fit.
 let ensureMemory (terms: Theory.Simulation.Training.MemoryTerm list) =

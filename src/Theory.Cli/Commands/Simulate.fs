@@ -248,6 +248,7 @@ let private resume (o: Bag) (path: string) : int =
         0
     else
         let dir = RunDirectory.Prepare(path, "--resume")
+        dir.RemoveStaleTemporaryFiles() |> ignore
         let policy = CheckpointPolicy(checkpointFolder dir, every, resume = true)
         // Damaged checkpoints, or checkpoints of another configuration, are refused before any work.
         for i in 0 .. seeds - 1 do

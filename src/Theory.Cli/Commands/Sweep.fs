@@ -215,12 +215,32 @@ let expand (commands: Command list) (grid: JsonObject) : Point list =
               Axes = [ for k, _, a in combination do if a then yield k ] })
         points named
 
+/// A key that appears twice in one JSON object (ambiguous in a grid, and JsonObject refuses it), if any.
+let rec private duplicateKey (e: JsonElement) : string option =
+    match e.ValueKind with
+    | JsonValueKind.Object ->
+        let seen = HashSet<string>()
+        e.EnumerateObject()
+        |> Seq.tryPick (fun p -> if not (seen.Add p.Name) then Some p.Name else duplicateKey p.Value)
+    | JsonValueKind.Array -> e.EnumerateArray() |> Seq.tryPick duplicateKey
+    | _ -> None
+
 /// Reads and expands a grid file; every problem is a SpecException for `--grid`.
 let loadGrid (commands: Command list) (path: string) : JsonObject * Point list =
     let text = readSmallFile "--grid" path
+    let options = JsonDocumentOptions(CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true)
+    let invalidJson (e: exn) = gridError (sprintf "'%s' is not valid JSON (%s)" path (firstLine e.Message))
+    let duplicate =
+        try
+            use doc = JsonDocument.Parse(text, options)
+            duplicateKey doc.RootElement
+        with e -> raise (invalidJson e)
+    match duplicate with
+    | Some key -> raise (gridError (sprintf "'%s' has the key '%s' twice in one object" path key))
+    | None -> ()
     let node =
-        try JsonNode.Parse(text, documentOptions = JsonDocumentOptions(CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true))
-        with e -> raise (gridError (sprintf "'%s' is not valid JSON (%s)" path (firstLine e.Message)))
+        try JsonNode.Parse(text, documentOptions = options)
+        with e -> raise (invalidJson e)
     match node with
     | :? JsonObject as grid -> grid, expand commands grid
     | _ -> raise (gridError (sprintf "'%s' must hold one JSON object (command and option lists)" path))
