@@ -75,5 +75,8 @@ public static class ResourceEstimate
     }
 
     public static string Gb(double bytes) =>
-        bytes >= 1e12 ? $"{bytes / 1e12:G3} TB" : bytes >= 1e9 ? $"{bytes / 1e9:G3} GB" : $"{bytes / 1e6:G3} MB";
+        bytes >= 1e15 ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / 1e12:N0} TB")
+        : bytes >= 1e12 ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / 1e12:G3} TB")
+        : bytes >= 1e9 ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / 1e9:G3} GB")
+        : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / 1e6:G3} MB");
 }
