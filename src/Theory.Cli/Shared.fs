@@ -51,7 +51,9 @@ module DryRun =
         try
             try
                 f () |> ignore
-                Ok()
+                // It returned without asking for its output folder: it printed help (a value "--help") or is not a
+                // command that writes a run folder.
+                Error "ends without preparing an output folder (does a value read --help?)"
             with
             | Passed -> Ok()
             | :? SpecException as e -> Error e.Message

@@ -176,7 +176,7 @@ let ``fuzz: theory sweep grids never crash`` () =
             let fixedPart = (baseArgs[command].Split ' ' |> Array.chunkBySize 2 |> Array.map (fun kv -> sprintf "\"%s\": %s" (kv[0].TrimStart '-') kv[1]) |> String.concat ", ")
             // Damaged bodies stay damaged; whole ones become the grid's axes and fixed values.
             let merged =
-                if body.StartsWith "{ " && body.EndsWith " }" then
+                if body.Length >= 4 && body.StartsWith "{ " && body.EndsWith " }" then
                     let inner = body.Substring(2, body.Length - 4)
                     sprintf "{ \"command\": \"%s\", %s%s }" command fixedPart (if inner = "" then "" else ", " + inner)
                 else body

@@ -62,6 +62,8 @@ let ``a grid expands into points in file order with readable names, per-command 
 [<InlineData("""{ "command": "simulate", "gain": [1, "x"] }""", "gain")>]
 [<InlineData("""{ "command": "simulate", "size": [8, -1] }""", "--size")>]
 [<InlineData("""{ "command": "simulate", "integrate": { "rtol": 1 } }""", "integrate")>]
+[<InlineData("""{ "command": "simulate", "activation": "--help" }""", "--help")>]
+[<InlineData("""{ "command": "simulate", "gain": 1, "gain": 2 }""", "twice")>]
 [<InlineData("""{ "command": "simulate", """, "JSON")>]
 [<InlineData("""[1, 2]""", "object")>]
 let ``a bad grid exits 2 before running anything, with one line naming it`` (json: string, expected: string) =
@@ -295,6 +297,7 @@ let ``a sweep killed with SIGKILL and rerun completes every point exactly once``
         Assert.True((code = 0), err)
         for f in [ "trajectory.csv"; "units.csv"; "rf.csv"; sprintf "weights/seed_%s.csv" seed ] do
             Assert.True(File.ReadAllText(Path.Combine(reference, f)) = File.ReadAllText(Path.Combine(root, n, f)), sprintf "%s/%s differs" n f)
+    Directory.Delete(dir, true)
 
 /// 100 small points in this process: the managed heap after point 100 is within 1 MB of its size after point 10
 /// (a leak of 11 KB per point would show; measured: +31 KB, 3.45 -> 3.48 MB), and the working set within 60 MB
@@ -324,3 +327,4 @@ let ``memory stays flat over a sweep of 100 in-process points`` () =
     let wsGrown = workingSet[100] - workingSet[10]
     Assert.True(grown < 1_000_000L, sprintf "managed heap grew by %d bytes from point 10 to 100 (%d -> %d)" grown heap[10] heap[100])
     Assert.True(wsGrown < 60_000_000L, sprintf "working set grew by %d bytes from point 10 to 100" wsGrown)
+    Directory.Delete(dir, true)

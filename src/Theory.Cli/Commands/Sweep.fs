@@ -437,6 +437,8 @@ let runPoint (commands: Command list) (root: string) (p: Point) : PointResult =
             let lastError =
                 errors.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries) |> Array.tryLast |> Option.defaultValue ""
             match code with
+            | 0 when (tryManifest dir |> Option.map (fun m -> m.Status)) <> Some "completed" ->
+                result "failed" 1 "the command ended without a completed manifest.json"
             | 0 -> result (if state = Resumable then "resumed" else "completed") 0 ""
             | 130 -> result "interrupted" 130 lastError
             | 2 -> result "invalid" 2 lastError
