@@ -111,6 +111,8 @@ type SimulateArgs =
     | Model of string
     | Kernel of int
     | Compare of dir: string
+    | Checkpoint_Every of float
+    | Resume of dir: string
 
     interface IArgParserTemplate with
         member s.Usage = Usage.describe s
@@ -217,6 +219,23 @@ type OverlayArgs =
     | Breakdown_Z of float
     | Breakdown_Points of int
     | Ipr_Factor of float
+
+    interface IArgParserTemplate with
+        member s.Usage = Usage.describe s
+
+type SweepArgs =
+    | Grid of path: string
+    | Out of dir: string
+    | Shard of spec: string
+    | Jobs of int
+    | Dry_Run
+
+    interface IArgParserTemplate with
+        member s.Usage = Usage.describe s
+
+type SweepMergeArgs =
+    | [<MainCommand>] Sweep_Dir of dir: string
+    | All
 
     interface IArgParserTemplate with
         member s.Usage = Usage.describe s

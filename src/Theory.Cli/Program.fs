@@ -8,10 +8,14 @@ open Theory.Interop
 open Theory.Cli.Arguments
 
 /// A command: its name, its one-line description, and a runner that parses its own argument union.
-let private entry<'T when 'T :> IArgParserTemplate> (name: string) (text: string) (run: Options.Bag -> int) =
-    name, text, (fun argv -> match Options.parse<'T> ("theory " + name) argv with Some o -> run o | None -> 0)
+let private entry<'T when 'T :> IArgParserTemplate> (name: string) (text: string) (run: Options.Bag -> int) : Shared.Command =
+    { Name = name
+      Text = text
+      Run = (fun argv -> match Options.parse<'T> ("theory " + name) argv with Some o -> run o | None -> 0)
+      Options = Options.describe<'T> }
 
-let private commands: (string * string * (string[] -> int)) list =
+/// Every command that runs one job; `theory sweep` runs any of them as the points of a grid.
+let commands: Shared.Command list =
     [ entry<SampleArgs> "sample" "draw NLGP and Gaussian-clone images of both classes; write them and their statistics" Commands.Sample.run
       entry<SimulateArgs> "simulate" "online SGD of a two-layer network on NLGP or clone images; trajectory, receptive fields" Commands.Simulate.run
       entry<IntegrateArgs> "integrate" "integrate the Gaussian-equivalence ODEs of the task from the simulator's initial weights" Commands.Integrate.run
@@ -22,18 +26,17 @@ let private commands: (string * string * (string[] -> int)) list =
       entry<BenchArgs> "bench" "whole-run benchmark: SGD steps per second with sampling, SGD alone, sampling alone" Commands.Bench.run
       entry<OverlayArgs> "overlay" "ODE, SGD on the clone and SGD on the NLGP from one initial state; where the Gaussian equivalence breaks" Commands.Overlay.run ]
 
+/// The commands, and the sweep over them.
+let private all = commands @ [ Commands.Sweep.command commands ]
+
 let private usage () =
     printfn "theory %s: online SGD on non-linear Gaussian process images against Gaussian-equivalence theory" VersionInfo.Version
     printfn ""
     printfn "USAGE: theory <command> [options]      (theory <command> --help for the options)"
     printfn ""
     printfn "COMMANDS:"
-    for name, text, _ in commands do
-        printfn "  %-10s %s" name text
-
-/// The first line of an exception message (Argu appends the whole usage to its errors).
-let private firstLine (s: string) =
-    s.Split('\n', StringSplitOptions.RemoveEmptyEntries) |> Array.tryHead |> Option.defaultValue s |> fun l -> l.Trim()
+    for c in all do
+        printfn "  %-10s %s" c.Name c.Text
 
 [<EntryPoint>]
 let main argv =
@@ -47,18 +50,9 @@ let main argv =
         printfn "%s" VersionInfo.Version
         0
     | name :: rest ->
-        match commands |> List.tryFind (fun (n, _, _) -> n = name) with
+        match all |> List.tryFind (fun c -> c.Name = name) with
         | None ->
-            let names = commands |> List.map (fun (n, _, _) -> n) |> String.concat ", "
+            let names = all |> List.map (fun c -> c.Name) |> String.concat ", "
             eprintfn "theory: unknown command '%s' (commands: %s; see theory --help)" name names
             2
-        | Some(_, _, runner) ->
-            try
-                runner (Array.ofList rest)
-            with
-            | :? SpecException as e ->
-                eprintfn "theory %s: %s" name e.Message
-                2
-            | :? ArguParseException as e ->
-                eprintfn "theory %s: %s (see theory %s --help)" name (firstLine e.Message |> fun m -> m.Replace("ERROR: ", "")) name
-                2
+        | Some command -> Shared.invoke command (Array.ofList rest)

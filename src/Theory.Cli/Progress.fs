@@ -9,8 +9,15 @@ open Spectre.Console
 /// Set by `--quiet` or by tests: no progress output at all.
 let mutable quiet = false
 
+/// Plain lines instead of live bars in the current asynchronous flow (set by `theory sweep` for the points it runs
+/// in parallel, whose output goes to their own log files).
+let private plainHere = Threading.AsyncLocal<bool>()
+
+/// Switches the current flow (and what it starts) to plain progress lines.
+let usePlainLines () = plainHere.Value <- true
+
 let private interactive () =
-    not Console.IsErrorRedirected && not (String.IsNullOrEmpty(Environment.GetEnvironmentVariable "TERM"))
+    not plainHere.Value && not Console.IsErrorRedirected && not (String.IsNullOrEmpty(Environment.GetEnvironmentVariable "TERM"))
     && Environment.GetEnvironmentVariable "TERM" <> "dumb"
 
 /// Runs `work` with a reporter `report taskIndex fraction` (thread-safe) for the named tasks.

@@ -31,6 +31,73 @@ module Interrupt =
                 [ PosixSignalRegistration.Create(PosixSignal.SIGINT, Action<_> handler)
                   PosixSignalRegistration.Create(PosixSignal.SIGTERM, Action<_> handler) ]
 
+/// Validation without running: `theory sweep` checks every point of a grid before it starts any, by running each
+/// point's command in this mode. Every command validates all its options before it asks for its output folder
+/// (the project's "nothing half-written" rule), so `runDirectory` is where a command in this mode stops, by raising
+/// `DryRun.Passed`. The mode is per asynchronous flow: points running in parallel are not affected.
+module DryRun =
+    /// Raised by `runDirectory` in validation mode: every option was accepted.
+    exception Passed
+
+    let private active = System.Threading.AsyncLocal<bool>()
+
+    /// Whether the current flow only validates.
+    let isActive () = active.Value
+
+    /// Runs `f` in validation mode: Ok () when the options were accepted, Error message otherwise (one line).
+    let check (f: unit -> int) : Result<unit, string> =
+        let saved = active.Value
+        active.Value <- true
+        try
+            try
+                f () |> ignore
+                // It returned without asking for its output folder: it printed help (a value "--help") or is not a
+                // command that writes a run folder.
+                Error "ends without preparing an output folder (does a value read --help?)"
+            with
+            | Passed -> Ok()
+            | :? SpecException as e -> Error e.Message
+            | :? Argu.ArguParseException as e ->
+                Error((e.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries) |> Array.tryHead |> Option.defaultValue e.Message).Replace("ERROR: ", "").Trim())
+        finally
+            active.Value <- saved
+
+/// One command of `theory`, as the entry point and `theory sweep` see it.
+type Command =
+    { Name: string
+      /// One line for `theory --help`.
+      Text: string
+      /// Parses the arguments and runs; bad input raises (SpecException, ArguParseException), see `invoke`.
+      Run: string[] -> int
+      /// The options the command accepts (`--config` keys, sweep grid keys).
+      Options: unit -> OptionInfo list }
+
+/// The first line of an exception message (Argu appends the whole usage to its errors).
+let firstLine (s: string) =
+    s.Split('\n', StringSplitOptions.RemoveEmptyEntries) |> Array.tryHead |> Option.defaultValue s |> fun l -> l.Trim()
+
+/// Runs a command and maps every way it can end to an exit code with at most one line on stderr: 0 success,
+/// 2 bad usage or invalid input (SpecException, Argu errors), 1 a failure nobody anticipated (the message, and
+/// the stack trace when THEORY_DEBUG is set), 130 an interruption that escaped the command.
+let invoke (command: Command) (argv: string[]) : int =
+    try
+        command.Run argv
+    with
+    | :? SpecException as e ->
+        eprintfn "theory %s: %s" command.Name e.Message
+        2
+    | :? Argu.ArguParseException as e ->
+        eprintfn "theory %s: %s (see theory %s --help)" command.Name (firstLine e.Message |> fun m -> m.Replace("ERROR: ", "")) command.Name
+        2
+    | :? OperationCanceledException ->
+        eprintfn "theory %s: interrupted" command.Name
+        130
+    | e ->
+        let what = if e :? OutOfMemoryException then "out of memory" else e.GetType().Name
+        eprintfn "theory %s: failed: %s: %s" command.Name what (firstLine e.Message)
+        if not (String.IsNullOrEmpty(Environment.GetEnvironmentVariable "THEORY_DEBUG")) then eprintfn "%O" e
+        1
+
 /// Maps a case name to the flag a user typed (`Init_Std` -> `--init-std`, `K` -> `-K`).
 let flagOf (caseName: string) =
     if caseName = "K" then "-K" else "--" + caseName.ToLowerInvariant().Replace('_', '-')
@@ -134,9 +201,21 @@ let trainingSpec (o: Bag) : TrainingSpec =
     )
         .Validate()
 
-/// The output folder (`--out`, default `runs/<command>`), created and probed for writing.
+/// The output folder (`--out`, default `runs/<command>`), created and probed for writing. Commands call it after
+/// validating every option: in `DryRun` mode it stops the command here (nothing is created).
 let runDirectory (o: Bag) (command: string) =
-    RunDirectory.Prepare(o.Get("Out", IO.Path.Combine("runs", command)))
+    let path = o.Get("Out", IO.Path.Combine("runs", command))
+    if DryRun.isActive () then
+        if String.IsNullOrWhiteSpace path then raise (SpecException("--out", "must name a folder"))
+        raise DryRun.Passed
+    let dir = RunDirectory.Prepare(path)
+    // A process killed while writing into this folder before left its temporary files: not ours to keep.
+    dir.RemoveStaleTemporaryFiles() |> ignore
+    dir
+
+/// Refuses (SpecException naming the option of the largest term) a run whose estimated memory does not fit.
+let ensureMemory (terms: Theory.Simulation.Training.MemoryTerm list) =
+    Theory.Simulation.Training.ResourceEstimate.EnsureFits(Array.ofList terms)
 
 /// Puts a record into the manifest configuration under `key`.
 let addConfig (manifest: RunManifest) (key: string) (value: 'T) = manifest.Config[key] <- Json.ToNode value
@@ -150,20 +229,35 @@ let execute (command: string) (dir: RunDirectory) (manifest: RunManifest) (body:
     let finish status message =
         manifest.Finish(status, message)
         dir.SaveManifest manifest
+    // The manifest records how the run ended whatever happens; if even that cannot be written (disk full), the
+    // original error is the one reported.
+    let tryFinish status message =
+        try finish status message with _ -> ()
     try
         body ()
         finish "completed" null
         0
     with
     | :? RunFailedException as e ->
-        finish "failed" e.Message
+        tryFinish "failed" e.Message
         eprintfn "theory %s: %s" command e.Message
         eprintfn "theory %s: what was measured up to then is in %s" command dir.Path
         1
     | :? OperationCanceledException ->
-        finish "interrupted" "interrupted by a signal"
+        tryFinish "interrupted" "interrupted by a signal"
         eprintfn "theory %s: interrupted; partial results are in %s" command dir.Path
         130
+    | :? SpecException as e ->
+        // Input found invalid only while running (e.g. a --reference file with no common times): exit 2 as usual.
+        tryFinish "failed" e.Message
+        reraise ()
+    | e ->
+        let what = if e :? OutOfMemoryException then "out of memory" else e.GetType().Name
+        let message = sprintf "%s: %s" what (firstLine e.Message)
+        tryFinish "failed" message
+        eprintfn "theory %s: failed: %s" command message
+        if not (String.IsNullOrEmpty(Environment.GetEnvironmentVariable "THEORY_DEBUG")) then eprintfn "%O" e
+        1
 
 /// Prints a small aligned table to stdout.
 let printTable (headers: string[]) (rows: string[] list) =

@@ -85,6 +85,16 @@ let private texts =
         "Breakdown_Z", "detector threshold: |z| of the NLGP-minus-clone mean over the clone runs' pooled spread that counts as a departure. Default 3.5."
         "Breakdown_Points", "consecutive grid times with |z| over the threshold (same sign) that make a breakdown. Default 3."
         "Ipr_Factor", "IPR rise time: when the localising population's mean NLGP IPR reaches this multiple of its initial value for good. Default 2."
+        // checkpoints and resumable runs
+        "Checkpoint_Every", "save the whole state every T time units (t = steps / D) into checkpoints/; Ctrl-C and SIGTERM always save one. Default: only then."
+        "Resume", "continue the interrupted simulate run in DIR from its checkpoints (configuration from DIR/manifest.json); output as if never stopped."
+        // sweep
+        "Grid", "JSON grid: {\"command\": [\"simulate\", \"integrate\"], \"gain\": [1, 10], \"seed\": [0, 1], \"time\": 100}; lists are axes, scalars fixed."
+        "Shard", "I/N: run only points I, I+N, I+2N, ... (0 <= I < N). Default: SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT when set, else all."
+        "Jobs", "points run at once in this process. Default: all cores."
+        "Dry_Run", "validate the grid and list its points with their status; run nothing."
+        "Sweep_Dir", "the --out folder of a sweep, whose points are merged into merged.csv (final rows)."
+        "All", "also write merged_all.csv with every row of every point's trajectory."
     ]
 
 /// The help line of an argument union case (by its name).

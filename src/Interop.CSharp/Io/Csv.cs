@@ -6,10 +6,18 @@ namespace Theory.Interop.Io;
 /// <summary>
 /// A tidy CSV table built in memory and written atomically: one header row of snake_case names, then rows.
 /// Numbers use the invariant culture and the shortest round-trip form, so equal doubles give equal bytes.
+/// The text is kept as UTF-8 chunks of about a million characters (one byte per character, and no single string,
+/// whose length .NET caps near 10^9 characters), so large tables cost what they hold and never fail at the end of a
+/// long run.
 /// </summary>
 public sealed class CsvTable
 {
+    /// <summary>Characters collected before they are encoded into a chunk.</summary>
+    private const int ChunkChars = 1 << 20;
+
+    private static readonly UTF8Encoding Utf8 = new(false);
     private readonly StringBuilder _sb = new();
+    private readonly List<byte[]> _chunks = new();
     private int _cellsInRow;
 
     public CsvTable(IEnumerable<string> columns)
@@ -63,17 +71,47 @@ public sealed class CsvTable
         _sb.Append('\n');
         _cellsInRow = 0;
         Rows++;
+        // Only at row ends, so a chunk boundary never splits a multi-byte character or a cell.
+        if (_sb.Length >= ChunkChars) Spill();
         return this;
+    }
+
+    /// <summary>Bytes of UTF-8 text held so far (the size of the file <see cref="Save"/> writes, up to the current
+    /// row).</summary>
+    public long Bytes
+    {
+        get
+        {
+            long n = Utf8.GetByteCount(_sb.ToString());
+            foreach (var c in _chunks) n += c.Length;
+            return n;
+        }
+    }
+
+    private void Spill()
+    {
+        _chunks.Add(Utf8.GetBytes(_sb.ToString()));
+        _sb.Clear();
     }
 
     public void Row(params double[] xs) => AddRange(xs).EndRow();
 
-    public override string ToString() => _sb.ToString();
+    public override string ToString()
+    {
+        var all = new StringBuilder();
+        foreach (var c in _chunks) all.Append(Utf8.GetString(c));
+        return all.Append(_sb).ToString();
+    }
 
     public void Save(string path)
     {
         if (_cellsInRow != 0) throw new InvalidOperationException("the last row is not finished");
-        AtomicFile.WriteAllText(path, _sb.ToString());
+        var tail = Utf8.GetBytes(_sb.ToString());
+        AtomicFile.Write(path, s =>
+        {
+            foreach (var c in _chunks) s.Write(c, 0, c.Length);
+            s.Write(tail, 0, tail.Length);
+        });
     }
 
     private void Sep()

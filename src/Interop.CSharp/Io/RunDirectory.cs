@@ -36,4 +36,40 @@ public sealed class RunDirectory
     }
 
     public void SaveManifest(RunManifest manifest) => Json.Save(File("manifest.json"), manifest);
+
+    /// <summary>
+    /// Deletes the temporary files (<c>.NAME.PID.GUID.tmp</c>, see <see cref="AtomicFile"/>) that processes killed
+    /// mid-write left in this folder and its subfolders; files of processes still running on this machine are
+    /// kept. Returns how many were deleted. Not for folders that processes on other machines write into (their
+    /// process ids mean nothing here).
+    /// </summary>
+    public int RemoveStaleTemporaryFiles()
+    {
+        int removed = 0;
+        foreach (var path in Directory.EnumerateFiles(Path, ".*.tmp", SearchOption.AllDirectories))
+        {
+            var parts = System.IO.Path.GetFileName(path).Split('.');
+            // "", NAME (may contain dots), PID, GUID, "tmp"
+            if (parts.Length < 5 || !int.TryParse(parts[^3], out int pid) || parts[^2].Length != 32) continue;
+            if (pid == Environment.ProcessId || IsRunning(pid)) continue;
+            try
+            {
+                System.IO.File.Delete(path);
+                removed++;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
+        return removed;
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var p = System.Diagnostics.Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException) { return false; }
+        catch (InvalidOperationException) { return false; }
+    }
 }

@@ -36,6 +36,28 @@ public interface ISampleSource
 }
 
 /// <summary>
+/// Everything a sampler carries from one image to the next: its generator's state and, per class, the buffered
+/// second image of the Fourier sampler (null when none is buffered). Restoring it continues the stream exactly.
+/// </summary>
+/// <param name="Rng">The four words of <see cref="Data.Rng.ExportState"/>.</param>
+/// <param name="Spare">Per class 0 and 1: the buffered image (length D), or null.</param>
+public sealed record SampleSourceState(ulong[] Rng, double[]?[] Spare);
+
+/// <summary>
+/// A sampler whose state can be saved and restored (checkpoints of long runs): after
+/// <see cref="ImportState"/> of a state exported from another sampler of the same task, input kind and generator
+/// stream, it draws exactly the images the other would have drawn next.
+/// </summary>
+public interface IResumableSampleSource : ISampleSource
+{
+    /// <summary>A deep copy of the current state.</summary>
+    SampleSourceState ExportState();
+
+    /// <summary>Replaces the state; throws <see cref="ArgumentException"/> when it does not fit this sampler.</summary>
+    void ImportState(SampleSourceState state);
+}
+
+/// <summary>
 /// The two-class NLGP task of a <see cref="DataSpec"/> (SCIENCE.md section 1): exact covariances, spectra, and
 /// per-thread samplers for NLGP images and their Gaussian clone. Immutable and thread-safe once built.
 /// <para><b>Periodic boundaries</b> (the default): every covariance is circulant (block-circulant in 2D), fully

@@ -62,6 +62,25 @@ public sealed class Rng
         return result;
     }
 
+    /// <summary>
+    /// The generator's whole state (the four 64-bit words of xoshiro256**; the ziggurat keeps none), for
+    /// checkpoints: a generator given this state by <see cref="ImportState"/> continues with exactly the same numbers.
+    /// </summary>
+    public ulong[] ExportState() => [_s0, _s1, _s2, _s3];
+
+    /// <summary>Restores a state from <see cref="ExportState"/>. Throws <see cref="ArgumentException"/> unless it has
+    /// four words, not all zero (the one state xoshiro256** never reaches).</summary>
+    public void ImportState(ReadOnlySpan<ulong> state)
+    {
+        if (state.Length != 4) throw new ArgumentException($"an Rng state has 4 words (got {state.Length})", nameof(state));
+        if ((state[0] | state[1] | state[2] | state[3]) == 0)
+            throw new ArgumentException("the all-zero Rng state is invalid", nameof(state));
+        _s0 = state[0];
+        _s1 = state[1];
+        _s2 = state[2];
+        _s3 = state[3];
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong NextULong() => Step(ref _s0, ref _s1, ref _s2, ref _s3);
 

@@ -17,7 +17,7 @@ namespace Theory.Simulation.Data;
 /// transform of half the work; the random stream is consumed in the order of the calls, and
 /// <see cref="ISampleSource.NextBatch"/> equals the same number of <see cref="Next"/> calls.</para>
 /// </summary>
-internal sealed class FourierSource : ISampleSource
+internal sealed class FourierSource : IResumableSampleSource
 {
     private readonly NlgpTask _task;
     private readonly Rng _rng;
@@ -86,6 +86,25 @@ internal sealed class FourierSource : ISampleSource
         }
         _hasSpare[a] = true;
     }
+
+    public SampleSourceState ExportState() =>
+        new(_rng.ExportState(), [_hasSpare[0] ? (double[])_spare[0].Clone() : null,
+            _hasSpare[1] ? (double[])_spare[1].Clone() : null]);
+
+    public void ImportState(SampleSourceState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.Spare is not { Length: 2 }) throw new ArgumentException("a sampler state has one buffer slot per class", nameof(state));
+        for (int a = 0; a < 2; a++)
+            if (state.Spare[a] is { } s && s.Length != _task.D)
+                throw new ArgumentException($"the buffered image of class {a} has {s.Length} pixels, not D = {_task.D}", nameof(state));
+        _rng.ImportState(state.Rng);
+        for (int a = 0; a < 2; a++)
+        {
+            _hasSpare[a] = state.Spare[a] is not null;
+            if (state.Spare[a] is { } s) s.CopyTo(_spare[a], 0);
+        }
+    }
 }
 
 /// <summary>
@@ -93,7 +112,7 @@ internal sealed class FourierSource : ISampleSource
 /// map) or the input covariance (clone); O(D^2) per image. Used with open boundaries, and as the baseline of the
 /// Fourier sampler in tests and benchmarks.
 /// </summary>
-internal sealed class DenseSource : ISampleSource
+internal sealed class DenseSource : IResumableSampleSource
 {
     private readonly DenseFactor[] _factors;
     private readonly Rng _rng;
@@ -128,6 +147,17 @@ internal sealed class DenseSource : ISampleSource
         _rng.FillGaussian(_xi);
         _factors[a].Apply(_xi, x[..D]);
         if (_erf) FastMath.Erf(x[..D], x[..D], _inScale, _outScale);
+    }
+
+    /// <summary>The dense sampler buffers nothing: its state is its generator's.</summary>
+    public SampleSourceState ExportState() => new(_rng.ExportState(), [null, null]);
+
+    public void ImportState(SampleSourceState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.Spare is not { Length: 2 } || state.Spare[0] is not null || state.Spare[1] is not null)
+            throw new ArgumentException("the dense sampler buffers no images; this state belongs to another sampler", nameof(state));
+        _rng.ImportState(state.Rng);
     }
 }
 

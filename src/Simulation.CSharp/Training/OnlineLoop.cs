@@ -38,7 +38,10 @@ public static class OnlineLoop
         {
             while (step < target)
             {
-                long end = Math.Min(target, step + DivergenceGuard.CheckEvery);
+                // Chunks end at absolute multiples of CheckEvery (and at the target), so where a stretch starts never
+                // moves the divergence checks and cancellation polls: a run stopped at any of them and resumed
+                // polls exactly where an uninterrupted one does.
+                long end = Math.Min(target, (step / DivergenceGuard.CheckEvery + 1) * DivergenceGuard.CheckEvery);
                 for (; step < end; step++)
                 {
                     int a = source.Next(x);

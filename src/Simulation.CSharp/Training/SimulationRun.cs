@@ -35,6 +35,8 @@ public sealed class SimulationResult
     public double SgdSeconds { get; set; }
     /// <summary>Seconds for the whole run (test set, measurements and snapshots included).</summary>
     public double WallSeconds { get; set; }
+    /// <summary>The step this run resumed from (a checkpoint), or -1 when it started from the initial weights.</summary>
+    public long ResumedFromStep { get; set; } = -1;
 
     public double StepsPerSecond => SgdSeconds > 0 ? Steps / SgdSeconds : double.NaN;
     public NetworkMeasurement? Last => Points.Count > 0 ? Points[^1] : null;
@@ -55,9 +57,11 @@ public static class SimulationRun
     /// seed's result is bitwise the same as a run of that seed alone. <paramref name="onProgress"/> receives
     /// (index of the seed in 0..count-1, fraction done) and must be thread-safe.
     /// </summary>
+    /// <para>With <paramref name="checkpoint"/> every seed saves and resumes its own state (see
+    /// <see cref="Run"/>).</para>
     public static SimulationResult[] RunSeeds(NlgpTask task, NetworkSpec network, TrainingSpec training, int count,
         Action<int, double>? onProgress = null, CancellationToken cancellation = default, int maxParallel = 0,
-        Func<InputKind, Rng, ISampleSource>? sources = null)
+        Func<InputKind, Rng, ISampleSource>? sources = null, CheckpointPolicy? checkpoint = null)
     {
         if (count < 1) throw new ArgumentOutOfRangeException(nameof(count));
         var results = new SimulationResult[count];
@@ -68,7 +72,7 @@ public static class SimulationRun
         Parallel.For(0, count, options, i =>
         {
             var spec = training with { Seed = checked(training.Seed + i) };
-            results[i] = Run(task, network, spec, null, f => onProgress?.Invoke(i, f), cancellation, sources);
+            results[i] = Run(task, network, spec, null, f => onProgress?.Invoke(i, f), cancellation, sources, checkpoint);
         });
         return results;
     }
@@ -79,10 +83,18 @@ public static class SimulationRun
     /// they end the run with <see cref="SimulationResult.Outcome"/> set and everything measured so far kept.
     /// <paramref name="sources"/> replaces the task's samplers (for example by another sampler of the same
     /// distribution); by default <see cref="NlgpTask.CreateSource"/>.
+    /// <para><paramref name="checkpoint"/>: the run saves its whole state (<see cref="SimulationCheckpoint"/>) every
+    /// <see cref="CheckpointPolicy.EverySteps"/> steps and whenever it stops (cancelled, diverged or completed), and
+    /// with <see cref="CheckpointPolicy.Resume"/> it continues from the seed's saved state. Cancellation, divergence
+    /// checks and checkpoints all fall on multiples of <see cref="DivergenceGuard.CheckEvery"/> steps or on logging
+    /// steps, so a run stopped and resumed any number of times gives results bitwise identical to one that ran
+    /// through. The samplers must then implement <see cref="IResumableSampleSource"/> (the task's do). A checkpoint
+    /// of another configuration, or a damaged one, raises <see cref="InvalidDataException"/>.</para>
     /// </summary>
     public static SimulationResult Run(NlgpTask task, NetworkSpec network, TrainingSpec training,
         Action<NetworkMeasurement>? onLog = null, Action<double>? onProgress = null,
-        CancellationToken cancellation = default, Func<InputKind, Rng, ISampleSource>? sources = null)
+        CancellationToken cancellation = default, Func<InputKind, Rng, ISampleSource>? sources = null,
+        CheckpointPolicy? checkpoint = null)
     {
         sources ??= task.CreateSource;
         var wall = Stopwatch.StartNew();
@@ -95,46 +107,119 @@ public static class SimulationRun
             Seed = seed, Data = task.Spec, Network = network, Training = training, Rates = rates,
         };
         var net = new TwoLayerNetwork(network, d, rates, training.InitialWeightsSeed);
+        var schedule = new Schedule(training, d);
+        var events = schedule.EventSteps;
+        var source = sources(training.Inputs, new Rng(seed, RngStream.Training));
+        var resumable = source as IResumableSampleSource;
+        if (checkpoint is not null && resumable is null)
+            throw new ArgumentException("checkpoints need samplers that can save their state (IResumableSampleSource)", nameof(sources));
+        string? path = checkpoint?.PathOf(seed);
+        string fingerprint = checkpoint is null ? "" : SimulationCheckpoint.Fingerprint(task.Spec, network, training);
+        long step = 0;
+        int nextEvent = 0;
+        double sgdBefore = 0;
+
+        if (checkpoint is { Resume: true } && File.Exists(path))
+        {
+            var saved = SimulationCheckpoint.Load(path, fingerprint);
+            if (saved.Seed != seed || saved.W.Length != net.W.Length || saved.NextEvent < 0 || saved.NextEvent > events.Length)
+                throw new InvalidDataException($"checkpoint '{path}' does not fit this run");
+            net.SetParameters(saved.W, saved.V, saved.B);
+            resumable!.ImportState(saved.Source);
+            result.Points.AddRange(saved.Points);
+            result.Snapshots.AddRange(saved.Snapshots);
+            step = result.Steps = result.ResumedFromStep = saved.Step;
+            nextEvent = saved.NextEvent;
+            sgdBefore = saved.SgdSeconds;
+            if (saved.Status != CheckpointStatus.InProgress)
+            {
+                // This seed had already finished: its results are the checkpoint's.
+                if (saved.Status == CheckpointStatus.Diverged)
+                {
+                    result.Outcome = SimulationOutcome.Diverged;
+                    result.Failure = saved.Failure;
+                    result.FailedStep = saved.FailedStep;
+                }
+                return Finish(result, sgdBefore, wall, onProgress);
+            }
+        }
+        if (cancellation.IsCancellationRequested)
+        {
+            // Stopped before it started (e.g. a seed still queued at Ctrl-C): nothing new to save.
+            result.Outcome = SimulationOutcome.Cancelled;
+            return Finish(result, sgdBefore, wall, null);
+        }
+
         var testSet = TestSet.Draw(sources(training.Inputs, new Rng(seed, RngStream.TestSet)), training.TestSize);
         var meter = new NetworkMeter(task, testSet);
-        var schedule = new Schedule(training, d);
         var logs = new HashSet<long>(schedule.LogSteps);
         var snaps = new HashSet<long>(schedule.SnapshotSteps);
-        var source = sources(training.Inputs, new Rng(seed, RngStream.Training));
         var x = new double[d];
         var sgd = new Stopwatch();
-        long step = 0, final = schedule.FinalStep;
+        long final = schedule.FinalStep;
+        long every = checkpoint?.EverySteps(d) ?? 0;
+        long nextCheckpoint = every > 0 ? (step / every + 1) * every : long.MaxValue;
         Action<long>? chunk = onProgress is null ? null : s => onProgress(final > 0 ? (double)s / final : 1.0);
 
-        foreach (long target in schedule.EventSteps)
+        void Save(CheckpointStatus status)
         {
-            var state = OnlineLoop.Advance(net, source, x, step, target, d, sgd, chunk, cancellation);
+            if (checkpoint is null) return;
+            new SimulationCheckpoint
+            {
+                Configuration = fingerprint, Seed = seed, Status = status, Step = step, NextEvent = nextEvent,
+                Failure = result.Failure, FailedStep = result.FailedStep, SgdSeconds = sgdBefore + sgd.Elapsed.TotalSeconds,
+                W = net.W, V = net.V, B = net.B, Source = resumable!.ExportState(), Points = result.Points,
+                Snapshots = result.Snapshots,
+            }.Save(path!);
+        }
+
+        while (nextEvent < events.Length)
+        {
+            long eventStep = events[nextEvent];
+            var state = OnlineLoop.Advance(net, source, x, step, Math.Min(eventStep, nextCheckpoint), d, sgd, chunk, cancellation);
             step = result.Steps = state.Steps;
             if (state.Failure is not null)
             {
                 result.Outcome = SimulationOutcome.Diverged;
                 result.Failure = state.Failure;
                 result.FailedStep = step;
+                Save(CheckpointStatus.Diverged);
                 break;
             }
             if (state.Cancelled)
             {
                 result.Outcome = SimulationOutcome.Cancelled;
+                Save(CheckpointStatus.InProgress);
                 break;
             }
-            double t = step / (double)d;
-            if (logs.Contains(step))
+            if (step == eventStep)
             {
-                var m = meter.Measure(step, t, net);
-                result.Points.Add(m);
-                onLog?.Invoke(m);
+                double t = step / (double)d;
+                if (logs.Contains(step))
+                {
+                    var m = meter.Measure(step, t, net);
+                    result.Points.Add(m);
+                    onLog?.Invoke(m);
+                }
+                if (snaps.Contains(step))
+                    result.Snapshots.Add(new WeightSnapshot(step, t, (double[])net.W.Clone(), (double[])net.V.Clone(),
+                        (double[])net.B.Clone()));
+                nextEvent++;
             }
-            if (snaps.Contains(step))
-                result.Snapshots.Add(new WeightSnapshot(step, t, (double[])net.W.Clone(), (double[])net.V.Clone(),
-                    (double[])net.B.Clone()));
+            if (step == nextCheckpoint)
+            {
+                if (nextEvent < events.Length) Save(CheckpointStatus.InProgress);
+                nextCheckpoint += every;
+            }
         }
+        if (result.Outcome == SimulationOutcome.Completed) Save(CheckpointStatus.Completed);
+        return Finish(result, sgdBefore + sgd.Elapsed.TotalSeconds, wall, onProgress);
+    }
+
+    private static SimulationResult Finish(SimulationResult result, double sgdSeconds, Stopwatch wall, Action<double>? onProgress)
+    {
         onProgress?.Invoke(1.0);
-        result.SgdSeconds = sgd.Elapsed.TotalSeconds;
+        result.SgdSeconds = sgdSeconds;
         result.WallSeconds = wall.Elapsed.TotalSeconds;
         return result;
     }

@@ -64,6 +64,22 @@ let private describe (data: DataSpec) (net: NetworkSpec) (rates: LearningRates) 
     sprintf "%dD L = %d (D = %d), xi = %g %g, gain %g; K = %d, %s, %s readout, bias %s; eta = %g, eta_v = %g, eta_b = %g"
         data.Dim data.Size data.D data.Xi0 data.Xi1 data.Gain net.K act readout (biasText net.BiasMode net.Bias) rates.W rates.V rates.B
 
+/// The memory of an integration, estimated from the specifications before anything is built: the ODE state has
+/// K (K + 1) / 2 entries per merged Fourier mode (at most L/2 + 1 modes on a ring, (L/2 + 1)(L/2 + 2)/2 dihedral
+/// classes on a torus) plus v and b; the solver keeps a few tens of such vectors, a stiff solver a dense Jacobian
+/// and two LU factors (n^2 each, one complex); every logged time keeps its order parameters.
+let memoryTerms (data: DataSpec) (network: NetworkSpec) (training: TrainingSpec) (stiff: bool) =
+    let h = float (data.Size / 2 + 1)
+    let modes = if data.Dim = 1 then h else h * (h + 1.0) / 2.0
+    let k = float network.K
+    let pairs = k * (k + 1.0) / 2.0
+    let n = modes * pairs + 2.0 * k
+    let stateOption = if pairs > modes then "-K" else "--size"
+    [ Theory.Simulation.Training.MemoryTerm(stateOption, "ODE state and solver vectors", 8.0 * 40.0 * n)
+      Theory.Simulation.Training.MemoryTerm("--log-points", "logged order parameters", 16.0 * float (training.LogPoints + 1) * (2.0 * k * k + 8.0 * k + 16.0))
+      Theory.Simulation.Training.MemoryTerm("--size", "task, spectra and initial weights", 8.0 * (32.0 * float data.D + 3.0 * k * float data.D))
+      if stiff then Theory.Simulation.Training.MemoryTerm("--solver", "the stiff solver's dense Jacobian and LU factors", 8.0 * 4.0 * n * n) ]
+
 let run (o: Bag) : int =
     let data = dataSpec o
     if data.Boundary = Boundary.Open then
@@ -71,6 +87,7 @@ let run (o: Bag) : int =
     let network = networkSpec o
     let training = trainingSpec o
     let solver, solverConfig = solverOf o training
+    ensureMemory (memoryTerms data network training (solverConfig.solver = "stiff" || solverConfig.solver = "auto"))
     let classError = not (o.Flag "No_Class_Error")
     let reference = o.TryGet<string> "Reference"
     match reference with

@@ -135,9 +135,12 @@ let run (o: Bag) : int =
     let needed =
         8.0 * float spec.Train * float spec.Train
         + (if spec.Convolutional then 8.0 * float spec.Train * float data.D * float (pown spec.Patch data.Dim) else 0.0)
+    // The training and test images themselves (n x D each).
+    let images = 8.0 * float (spec.Train + spec.Test) * float data.D
     let available = float (GC.GetGCMemoryInfo().TotalAvailableMemoryBytes)
-    if needed > 0.8 * available then
-        raise (SpecException("--train", sprintf "n = %d needs about %.1f GB for the kernel matrix; this machine has %.1f GB" spec.Train (needed / 1e9) (available / 1e9)))
+    if needed + images > 0.8 * available then
+        let option = if images > needed then "--test" else "--train"
+        raise (SpecException(option, sprintf "n = %d and %d test points need about %.1f GB for the kernel matrix and the images; this machine has %.1f GB" spec.Train spec.Test ((needed + images) / 1e9) (available / 1e9)))
     let dir = runDirectory o "rfm"
     let manifest = RunManifest(Seed = spec.Seed)
     addConfig manifest "data" data

@@ -136,6 +136,14 @@ let run (o: Bag) : int =
     let statsSamples = o.Get("Stats_Samples", 20000)
     if statsSamples <> 0 && (statsSamples < 2 || statsSamples > 100_000_000) then
         raise (SpecException("--stats-samples", sprintf "must be 0 (no statistics) or an integer in [2, 100000000] (got %d)" statsSamples))
+    // samples.csv is held as text (about 24 bytes per value) until it is written; dense covariances are built for
+    // the statistics up to D = maxCovarianceD, and with open boundaries.
+    let d = float data.D
+    ensureMemory
+        [ Theory.Simulation.Training.MemoryTerm("--count", "samples.csv", 24.0 * float count * 4.0 * d)
+          Theory.Simulation.Training.MemoryTerm("--size", "covariances",
+              (if data.Boundary = Boundary.Open then 64.0 * d * d else 0.0)
+              + (if statsSamples > 0 && data.D <= maxCovarianceD then 48.0 * d * d else 0.0) + 200.0 * d) ]
     let dir = runDirectory o "sample"
     let task = NlgpTask data
     let printed = HashSet<string>()

@@ -162,47 +162,150 @@ let private runConvolution (dir: RunDirectory) (manifest: RunManifest) (data: Da
     if runs |> Array.exists (fun r -> r.Outcome = SimulationOutcome.Cancelled) then
         raise (OperationCanceledException())
 
-let run (o: Bag) : int =
-    let data = dataSpec o
-    let network = networkSpec o
-    let training = trainingSpec o
-    let seeds = o.Get("Seeds", 1)
+/// The folder of a run's checkpoint files (one per seed).
+let checkpointFolder (dir: RunDirectory) = dir.File "checkpoints"
+
+/// The fully-connected runs: trains (resuming from checkpoints per `policy`), saves every table, records the
+/// headline numbers, prints the summary, and raises for divergence or interruption (see `execute`).
+let private runFullyConnected (dir: RunDirectory) (manifest: RunManifest) (data: DataSpec) (network: NetworkSpec)
+                              (training: TrainingSpec) (seeds: int) (policy: CheckpointPolicy) =
+    let task = NlgpTask data
+    for w in task.Warnings do
+        eprintfn "theory simulate: warning: %s" w
+    let runs =
+        withProgress "" training.Seed seeds (fun report ->
+            SimulationRun.RunSeeds(task, network, training, seeds, (fun i f -> report i f), Interrupt.token (), checkpoint = policy))
+    save dir manifest runs
+    results manifest runs
+    if runs |> Array.exists (fun r -> r.ResumedFromStep >= 0L) then
+        manifest.Results["resumed_from_step"] <- Json.ToNode(runs |> Array.map (fun r -> r.ResumedFromStep))
+    manifest.Results["peak_working_set_mb"] <- JsonValue.Create(float (Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64) / 1048576.0)
+    summary runs
+    printfn "results in %s" dir.Path
+    match runs |> Array.tryFind (fun r -> r.Outcome = SimulationOutcome.Diverged) with
+    | Some r -> raise (RunFailedException(sprintf "seed %d %s" r.Seed r.Failure, r.FailedStep))
+    | None -> ()
+    if runs |> Array.exists (fun r -> r.Outcome = SimulationOutcome.Cancelled) then
+        eprintfn "theory simulate: checkpoints saved; continue with: theory simulate --resume %s" dir.Path
+        raise (OperationCanceledException())
+
+/// Removes the checkpoints of a run that completed (its tables hold everything; the manifest says completed).
+let private dropCheckpoints (dir: RunDirectory) =
+    let folder = checkpointFolder dir
+    try
+        if IO.Directory.Exists folder then IO.Directory.Delete(folder, true)
+    with e ->
+        eprintfn "theory simulate: warning: could not remove %s (%s)" folder e.Message
+
+/// `--checkpoint-every T`: validated, 0 when absent.
+let private checkpointEvery (o: Bag) =
+    match o.TryGet<float> "Checkpoint_Every" with
+    | Some t ->
+        Check.Positive("--checkpoint-every", t)
+        Check.InRange("--checkpoint-every", t, 0.0, 1e9)
+        t
+    | None -> 0.0
+
+/// Refuses a run whose memory (test sets, measurements, snapshots, tables) would not fit.
+let private checkMemory (data: DataSpec) (network: NetworkSpec) (training: TrainingSpec) (seeds: int) =
+    ensureMemory (List.ofArray (ResourceEstimate.Simulation(data, network, training, seeds, Environment.ProcessorCount)))
+
+/// A section of a manifest's configuration, read back.
+let private configSection<'T> (manifest: RunManifest) (key: string) (path: string) : 'T =
+    match manifest.Config[key] with
+    | null -> raise (SpecException("--resume", sprintf "'%s' has no '%s' in its configuration" path key))
+    | node ->
+        try Text.Json.JsonSerializer.Deserialize<'T>(node, Json.Options)
+        with e -> raise (SpecException("--resume", sprintf "the '%s' configuration in '%s' is unreadable (%s)" key path (firstLine e.Message)))
+
+/// `theory simulate --resume DIR`: continues an interrupted (or killed) run from its checkpoints; the output is
+/// bitwise what the run would have written had it never stopped.
+let private resume (o: Bag) (path: string) : int =
+    for case in o.Given do
+        if case <> "Resume" && case <> "Checkpoint_Every" then
+            raise (SpecException("--resume", sprintf "takes no other option than --checkpoint-every: the configuration is the run's own (got %s)" (flagOf case)))
+    let manifestPath = IO.Path.Combine(path, "manifest.json")
+    if not (IO.File.Exists manifestPath) then
+        raise (SpecException("--resume", sprintf "'%s' has no manifest.json (give the --out folder of a theory simulate run)" path))
+    let old =
+        try Json.Load<RunManifest> manifestPath
+        with e -> raise (SpecException("--resume", sprintf "cannot read '%s' (%s)" manifestPath (firstLine e.Message)))
+    if old.Command <> "simulate" then
+        raise (SpecException("--resume", sprintf "'%s' holds a '%s' run, not a simulate run" path old.Command))
+    let model = match old.Config["model"] with null -> "fc" | m -> m.ToString()
+    if model <> "fc" then
+        raise (SpecException("--resume", "the convolutional baseline (--model conv) keeps no checkpoints; run it again"))
+    let data = (configSection<DataSpec> old "data" path).Validate()
+    let network = (configSection<NetworkSpec> old "network" path).Validate()
+    let training = (configSection<TrainingSpec> old "training" path).Validate()
+    let seeds = configSection<int> old "seeds" path
     Check.InRange("--seeds", int64 seeds, 1L, 100000L)
-    if int64 training.Seed + int64 seeds - 1L > int64 Int32.MaxValue then
-        raise (SpecException("--seeds", sprintf "SEED + SEEDS - 1 must be at most %d" Int32.MaxValue))
-    let conv = o.TryGet<string> "Model" |> Option.map (choice "--model" [ "fc", false; "conv", true ]) |> Option.defaultValue false
-    let kernel = o.Get("Kernel", 5)
-    if conv then Check.InRange("--kernel", int64 kernel, 1L, int64 data.Size)
-    elif o.Has "Kernel" || o.Has "Compare" then
-        raise (SpecException((if o.Has "Kernel" then "--kernel" else "--compare"), "applies to --model conv only"))
-    let fields =
-        match o.TryGet<string> "Compare" with
-        | Some path -> Some(List.ofSeq (LocalisedFields.Load(path, ImageGeometry data)))
-        | None -> None
-    let dir = runDirectory o "simulate"
-    let manifest = RunManifest(Seed = training.Seed)
-    addConfig manifest "data" data
-    addConfig manifest "network" network
-    addConfig manifest "training" training
-    addConfig manifest "rates" (LearningRates.Resolve(training, network))
-    addConfig manifest "seeds" seeds
-    addConfig manifest "model" (if conv then "conv" else "fc")
-    if conv then addConfig manifest "kernel" kernel
-    execute "simulate" dir manifest (fun () ->
-        if conv then runConvolution dir manifest data network training seeds kernel fields else
-        let task = NlgpTask data
-        for w in task.Warnings do
-            eprintfn "theory simulate: warning: %s" w
-        let runs =
-            withProgress "" training.Seed seeds (fun report ->
-                SimulationRun.RunSeeds(task, network, training, seeds, (fun i f -> report i f), Interrupt.token ()))
-        save dir manifest runs
-        results manifest runs
-        manifest.Results["peak_working_set_mb"] <- JsonValue.Create(float (Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64) / 1048576.0)
-        summary runs
-        printfn "results in %s" dir.Path
-        match runs |> Array.tryFind (fun r -> r.Outcome = SimulationOutcome.Diverged) with
-        | Some r -> raise (RunFailedException(sprintf "seed %d %s" r.Seed r.Failure, r.FailedStep))
-        | None -> ()
-        if runs |> Array.exists (fun r -> r.Outcome = SimulationOutcome.Cancelled) then
-            raise (OperationCanceledException()))
+    let every =
+        if o.Has "Checkpoint_Every" then checkpointEvery o
+        else match old.Config["checkpoint_every"] with null -> 0.0 | n -> n.GetValue<float>()
+    if old.Status = "completed" then
+        printfn "theory simulate: %s is already completed; nothing to resume" path
+        0
+    else
+        let dir = RunDirectory.Prepare(path, "--resume")
+        dir.RemoveStaleTemporaryFiles() |> ignore
+        let policy = CheckpointPolicy(checkpointFolder dir, every, resume = true)
+        // Damaged checkpoints, or checkpoints of another configuration, are refused before any work.
+        for i in 0 .. seeds - 1 do
+            let file = policy.PathOf(training.Seed + i)
+            if IO.File.Exists file then
+                try SimulationCheckpoint.Load(file, SimulationCheckpoint.Fingerprint(data, network, training, training.Seed + i)) |> ignore
+                with :? IO.InvalidDataException as e -> raise (SpecException("--resume", e.Message))
+        checkMemory data network training seeds
+        let manifest = RunManifest(Seed = training.Seed, Config = Text.Json.Nodes.JsonObject())
+        for kv in Seq.toArray old.Config do
+            manifest.Config[kv.Key] <- (match kv.Value with null -> null | v -> v.DeepClone())
+        manifest.Config["checkpoint_every"] <- JsonValue.Create every
+        let code = execute "simulate" dir manifest (fun () -> runFullyConnected dir manifest data network training seeds policy)
+        if code = 0 then dropCheckpoints dir
+        code
+
+let run (o: Bag) : int =
+    match o.TryGet<string> "Resume" with
+    | Some path -> resume o path
+    | None ->
+        let data = dataSpec o
+        let network = networkSpec o
+        let training = trainingSpec o
+        let seeds = o.Get("Seeds", 1)
+        Check.InRange("--seeds", int64 seeds, 1L, 100000L)
+        if int64 training.Seed + int64 seeds - 1L > int64 Int32.MaxValue then
+            raise (SpecException("--seeds", sprintf "SEED + SEEDS - 1 must be at most %d" Int32.MaxValue))
+        let conv = o.TryGet<string> "Model" |> Option.map (choice "--model" [ "fc", false; "conv", true ]) |> Option.defaultValue false
+        let kernel = o.Get("Kernel", 5)
+        if conv then Check.InRange("--kernel", int64 kernel, 1L, int64 data.Size)
+        elif o.Has "Kernel" || o.Has "Compare" then
+            raise (SpecException((if o.Has "Kernel" then "--kernel" else "--compare"), "applies to --model conv only"))
+        let every = checkpointEvery o
+        if conv && every > 0.0 then
+            raise (SpecException("--checkpoint-every", "applies to --model fc only (the convolutional baseline keeps no checkpoints)"))
+        checkMemory data network training seeds
+        let fields =
+            match o.TryGet<string> "Compare" with
+            | Some path -> Some(List.ofSeq (LocalisedFields.Load(path, ImageGeometry data)))
+            | None -> None
+        let dir = runDirectory o "simulate"
+        let manifest = RunManifest(Seed = training.Seed)
+        addConfig manifest "data" data
+        addConfig manifest "network" network
+        addConfig manifest "training" training
+        addConfig manifest "rates" (LearningRates.Resolve(training, network))
+        addConfig manifest "seeds" seeds
+        addConfig manifest "model" (if conv then "conv" else "fc")
+        if conv then addConfig manifest "kernel" kernel
+        else addConfig manifest "checkpoint_every" every
+        let code =
+            execute "simulate" dir manifest (fun () ->
+                if conv then runConvolution dir manifest data network training seeds kernel fields
+                else
+                    // A fresh run: checkpoints left in this folder by an earlier run are not ours.
+                    let policy = CheckpointPolicy(checkpointFolder dir, every)
+                    if IO.Directory.Exists policy.Directory then IO.Directory.Delete(policy.Directory, true)
+                    runFullyConnected dir manifest data network training seeds policy)
+        if code = 0 && not conv then dropCheckpoints dir
+        code
