@@ -6,9 +6,9 @@ Gaussian equivalence fails).
 Each gain is one `theory simulate` run per input kind in the Fig. 1 setting (SEEDS seeds each; thin markers: seeds,
 line: their mean). The gain-10 runs are those of Fig. 1.
 
-    /usr/bin/python3 paper-figures/fig2_gain.py [--quick] [--out DIR] [--runs DIR] [--fresh]
+    /usr/bin/python3 paper-figures/fig_gain.py [--quick] [--out DIR] [--runs DIR] [--fresh]
 """
-# outputs: fig2_gain
+# outputs: fig_gain
 import os
 import sys
 
@@ -64,7 +64,7 @@ def main():
     fig.suptitle(f"Localisation vs gain: {geometry}, xi = {data_cfg['xi0']:g} / {data_cfg['xi1']:g}, "
                  f"K = {m['network']['k']}", fontsize=8.5)
     fig.tight_layout()
-    for path in style.save(fig, a.out, "fig2_gain"):
+    for path in style.save(fig, a.out, "fig_gain"):
         print(path)
 
 

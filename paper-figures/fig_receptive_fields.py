@@ -6,9 +6,9 @@ xi1: label -1). C/F: receptive fields w_k after training (seed 0), the units tha
 NLGP) above those with -b (oscillatory). D/G: IPR of each population against time (mean over seeds, thick; each
 seed, thin), with the i.i.d. Gaussian value 3 / (D + 2).
 
-    /usr/bin/python3 paper-figures/fig1_receptive_fields.py [--quick] [--out DIR] [--runs DIR] [--fresh]
+    /usr/bin/python3 paper-figures/fig_receptive_fields.py [--quick] [--out DIR] [--runs DIR] [--fresh]
 """
-# outputs: fig1_receptive_fields
+# outputs: fig_receptive_fields
 import os
 import sys
 
@@ -192,7 +192,7 @@ def main():
     bar = fig.colorbar(sm, cax=fig.add_subplot(GridSpecFromSubplotSpec(3, 1, subplot_spec=middle[1])[1]))
     bar.ax.set_title("w / max|w|", fontsize=6.5, loc="left")
     bar.ax.tick_params(labelsize=6)
-    for path in style.save(fig, a.out, "fig1_receptive_fields"):
+    for path in style.save(fig, a.out, "fig_receptive_fields"):
         print(path)
 
 

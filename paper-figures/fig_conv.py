@@ -7,9 +7,9 @@ best position and with the best sign (normalised cross-correlation over all posi
 C: that best |normalised cross-correlation| per receptive field, for the learned filters and for the same filters
 before training (chance level); 1 = the same shape with nothing outside the filter's window.
 
-    /usr/bin/python3 paper-figures/fig6_conv.py [--quick] [--out DIR] [--runs DIR] [--fresh]
+    /usr/bin/python3 paper-figures/fig_conv.py [--quick] [--out DIR] [--runs DIR] [--fresh]
 """
-# outputs: fig6_conv
+# outputs: fig_conv
 import os
 import sys
 
@@ -177,7 +177,7 @@ def main():
     geometry = f"ring of D = {data['d']}" if dim == 1 else f"{size} x {size} torus"
     fig.suptitle(f"Convolutional filters vs localised receptive fields: NLGP, {geometry}, xi = {data['xi0']:g} / "
                  f"{data['xi1']:g}, gain {data['gain']:g}", fontsize=8.5)
-    for path in style.save(fig, a.out, "fig6_conv"):
+    for path in style.save(fig, a.out, "fig_conv"):
         print(path)
 
 

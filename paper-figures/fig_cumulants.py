@@ -4,9 +4,9 @@ their width (FWHM) and IPR against the gain, with the localised receptive fields
 online SGD at the same gains (the runs of Fig. 2; units marked localised in rf.csv, mean over units and seeds).
 Drawn by cumulant_factors.draw from one `theory cumulants` run.
 
-    /usr/bin/python3 paper-figures/fig5_cumulants.py [--quick] [--out DIR] [--runs DIR] [--fresh]
+    /usr/bin/python3 paper-figures/fig_cumulants.py [--quick] [--out DIR] [--runs DIR] [--fresh]
 """
-# outputs: fig5_cumulants
+# outputs: fig_cumulants
 import os
 import sys
 
@@ -51,7 +51,7 @@ def main():
             print(f"  gain {g:g}: no receptive field marked localised; no simulation point")
         else:
             simulations.append((float(g), *summary))
-    for path in cumulant_factors.draw(run, a.out, components=4, figure_name="fig5_cumulants", simulations=simulations):
+    for path in cumulant_factors.draw(run, a.out, components=4, figure_name="fig_cumulants", simulations=simulations):
         print(path)
 
 

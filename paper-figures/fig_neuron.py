@@ -3,9 +3,9 @@ cumulant of the NLGP kept (full), with the Gaussian part only (DeltaT = 0), and 
 estimated on clone samples: zero up to sampling noise); below, the IPR and the excess kurtosis of w.x against time.
 Only the full flow localises. Drawn by neuron_profiles.draw from one `theory neuron` run.
 
-    /usr/bin/python3 paper-figures/fig4_neuron.py [--quick] [--out DIR] [--runs DIR] [--fresh]
+    /usr/bin/python3 paper-figures/fig_neuron.py [--quick] [--out DIR] [--runs DIR] [--fresh]
 """
-# outputs: fig4_neuron
+# outputs: fig_neuron
 import os
 import sys
 
@@ -27,7 +27,7 @@ def neuron_run(a):
 
 def main():
     a = style.args(__doc__.splitlines()[0])
-    for path in neuron_profiles.draw(neuron_run(a), a.out, figure_name="fig4_neuron"):
+    for path in neuron_profiles.draw(neuron_run(a), a.out, figure_name="fig_neuron"):
         print(path)
 
 
