@@ -76,8 +76,9 @@ def main():
     for s in sorted(set(int(v) for v in cmp["fc_seed"])):
         fc_weights[s] = runs.weights_at(fc_run, s)
 
-    fig = plt.figure(figsize=(7.4, 4.6 if dim == 2 else 4.4))
-    outer = fig.add_gridspec(2, 2, height_ratios=[1, 2.1], width_ratios=[3.3, 1.2], hspace=0.55, wspace=0.3,
+    fig = plt.figure(figsize=(7.4, 4.3 if dim == 2 else 4.4))
+    outer = fig.add_gridspec(2, 2, height_ratios=[1, 2.1], width_ratios=[3.3, 1.2], hspace=0.55 if dim == 1 else 0.3,
+                             wspace=0.3,
                              left=0.07, right=0.98, top=0.84, bottom=0.15 if dim == 1 else 0.06)
     # A: learned filters.
     k = len(learned)
@@ -111,6 +112,15 @@ def main():
                     f"colour: initial bias +b / -b), online SGD to t = {cfg['training']['time']:g}",
                     transform=ax.transAxes, fontsize=8)
     # B: receptive field beside its best filter.
+    if n == 0:
+        # Nothing to compare (the fully-connected runs localised no receptive field): say so instead of failing.
+        ax = fig.add_subplot(outer[1, :])
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"no receptive field of {fc_run} is marked localised (rf.csv): nothing to compare",
+                ha="center", va="center", fontsize=8, wrap=True)
+        for path in style.save(fig, a.out, "fig_conv"):
+            print(path)
+        return
     grid_b = GridSpecFromSubplotSpec(2, len(pairs), subplot_spec=outer[1, 0], wspace=0.12, hspace=0.12) \
         if dim == 2 else GridSpecFromSubplotSpec(len(pairs), 1, subplot_spec=outer[1, 0], hspace=0.15)
     for j, i in enumerate(pairs):
@@ -123,7 +133,12 @@ def main():
         filt = filt / (np.nanmax(np.abs(filt)) or 1.0)
         label = f"fc seed {s} unit {unit}"
         if dim == 2:
-            for r, (img, title) in enumerate(((w, label), (filt, f"filter {int(cmp['filter'][i])}, ncc {abs(ncc):.2f}"))):
+            # A window around the matched position (on the torus), so that the shapes can be compared pixel by pixel.
+            half = min(size // 2, int(cfg["kernel"]) // 2 + 3)
+            iy = (int(cmp["shift_y"][i]) + np.arange(-half, half + 1)) % size
+            ix = (int(cmp["shift_x"][i]) + np.arange(-half, half + 1)) % size
+            crops = (w[np.ix_(iy, ix)], filt[np.ix_(iy, ix)])
+            for r, (img, title) in enumerate(zip(crops, (label, f"filter {int(cmp['filter'][i])}: {abs(ncc):.2f}"))):
                 ax = fig.add_subplot(grid_b[r, j])
                 shown = np.ma.masked_invalid(img)
                 cmap = plt.get_cmap(style.SIGNED).copy()
@@ -136,8 +151,8 @@ def main():
                     side.set_linewidth(0.6)
                 ax.set_title(title, fontsize=6, pad=2)
                 if j == 0:
-                    ax.set_ylabel("fully-connected\nreceptive field" if r == 0 else "best conv filter\n(placed, signed)",
-                                  fontsize=7)
+                    ax.set_ylabel(f"fully-connected\nreceptive field\n({2 * half + 1} x {2 * half + 1} window)"
+                                  if r == 0 else "best conv filter\n(placed, signed):\n|ncc|", fontsize=7)
                     if r == 0:
                         style.panel_label(ax, "B", x=-0.35)
         else:
