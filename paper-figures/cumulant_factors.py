@@ -16,6 +16,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import style  # noqa: E402  (sets the Agg backend and the shared look)
 import numpy as np  # noqa: E402
+import matplotlib  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
 
@@ -29,7 +30,9 @@ def image(xs, ys, vals, dim, size):
     return out
 
 
-def draw(run, out_dir, components=4):
+def draw(run, out_dir, components=4, figure_name="cumulant_factors", simulations=()):
+    """Draws the run into OUT_DIR/FIGURE_NAME.pdf and .png. SIMULATIONS: extra (gain, ipr, width, count) rows of receptive
+    fields from `theory simulate` runs (for instance one per gain), drawn with the run's own --compare rows."""
     with open(os.path.join(run, "manifest.json")) as f:
         manifest = json.load(f)
     data = manifest["config"]["data"]
@@ -37,6 +40,9 @@ def draw(run, out_dir, components=4):
     prof = style.read_csv(os.path.join(run, "factor_profiles.csv"))
     fac = style.read_csv(os.path.join(run, "factors.csv"))
     comp = style.read_csv(os.path.join(run, "comparison.csv"))
+    for gain, ipr, width, count in simulations:
+        for column, value in (("gain", gain), ("source", "simulation"), ("ipr", ipr), ("width", width), ("count", count)):
+            comp[column].append(value)
     neuron_path = os.path.join(run, "neuron_profiles.csv")
     neuron = style.read_csv(neuron_path) if os.path.exists(neuron_path) else None
     gains = sorted(set(fac["gain"]))
@@ -91,15 +97,26 @@ def draw(run, out_dir, components=4):
             ax_i.plot(cg[m][order], np.array(comp["ipr"])[m][order], **kw)
     for ax, label in [(ax_w, "width (FWHM, pixels)"), (ax_i, "IPR")]:
         ax.set_xscale("log")
+        ax.set_xticks(gains)
+        ax.set_xticklabels([f"{g:g}" for g in gains])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("gain g")
         ax.set_ylabel(label)
+    ax_w.set_ylim(bottom=0)
     ax_i.axhline(3.0 / (d + 2), color="grey", lw=0.7, ls=":", label="random weights")
     ax_i.set_yscale("log")
-    ax_i.legend(frameon=False, fontsize=7)
+    # Minor tick labels of a log axis spanning less than a decade collide with each other and the legend.
+    ax_i.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax_i.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    ax_i.set_yticks([v for v in (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+                     if 0.5 * 3.0 / (d + 2) <= v <= 2.0 * max(np.array(comp["ipr"], dtype=float).max(), 3.0 / (d + 2))])
+    handles, labels = ax_w.get_legend_handles_labels()
+    h_ref, l_ref = ax_i.get_legend_handles_labels()
+    ax_w.legend(handles + h_ref[-1:], labels + l_ref[-1:], frameon=False, fontsize=6.5, loc="best")
     cp = manifest["config"]["cp"]
     fig.suptitle(f"fourth cumulant ({cp['cumulant_of']}) of the NLGP, {'ring' if dim == 1 else 'torus'} D = {d}, "
                  f"xi = {data['xi0']:g}/{data['xi1']:g}: CP factors (rank {cp['rank']}) and receptive fields")
-    return style.save(fig, out_dir, "cumulant_factors")
+    return style.save(fig, out_dir, figure_name)
 
 
 def main():

@@ -41,7 +41,8 @@ def load(run):
     return traj, prof, manifest
 
 
-def draw(run, out_dir, max_columns=6):
+def draw(run, out_dir, max_columns=6, figure_name="neuron_profiles"):
+    """Draws the run into OUT_DIR/FIGURE_NAME.pdf and .png."""
     traj, prof, manifest = load(run)
     data = manifest["config"]["data"]
     dim, size = int(data["dim"]), int(data["size"])
@@ -124,7 +125,7 @@ def draw(run, out_dir, max_columns=6):
                  f"xi = {data['xi0']:g}/{data['xi1']:g}, b = {neuron['bias']:g}")
     if dim == 2:
         fig.tight_layout()
-    return style.save(fig, out_dir, "neuron_profiles")
+    return style.save(fig, out_dir, figure_name)
 
 
 def main():

@@ -1,6 +1,8 @@
 """Shared look of every figure: one colour per kind of curve across all figures, greyscale-safe colour maps,
 labelled axes. Import it first in each figure script."""
+import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -19,6 +21,7 @@ POP_MINUS = "#CC79A7"  # units that start with bias -b
 # Sequential maps whose lightness is monotonic (legible in greyscale).
 SEQUENTIAL = "cividis"
 SIGNED = "viridis"
+IMAGES = "gray"  # input images: lightness is the pixel value
 
 plt.rcParams.update({
     "figure.dpi": 110,
@@ -78,4 +81,51 @@ def args(description):
     p.add_argument("--quick", action="store_true", help="small sizes and short times (seconds, for CI)")
     p.add_argument("--out", default=os.path.join(ROOT, "paper-figures", "out"), help="where PDF/PNG go")
     p.add_argument("--runs", default=os.path.join(ROOT, "runs", "figures"), help="where the data runs go")
+    p.add_argument("--fresh", action="store_true", help="recompute every run, even where a completed one is cached")
     return p.parse_args()
+
+
+STAMP = "figure-command.json"
+
+
+def completed(folder):
+    """True when FOLDER holds a `theory` run whose manifest says it completed."""
+    try:
+        with open(os.path.join(folder, "manifest.json")) as f:
+            return json.load(f).get("status") == "completed"
+    except (OSError, ValueError):
+        return False
+
+
+def cached_run(a, name, command, *arguments):
+    """Runs `theory COMMAND ARGUMENTS --out RUNS/NAME` unless RUNS/NAME already holds a completed run of exactly
+    that command (recorded in figure-command.json next to its manifest); returns the folder. `a` is the parsed
+    `args()`: `a.runs` is the cache, `a.fresh` forces a recomputation. A folder of a different or unfinished run
+    under that name is replaced."""
+    folder = os.path.join(a.runs, name)
+    key = [command, *map(str, arguments)]
+    stamp = os.path.join(folder, STAMP)
+    if not getattr(a, "fresh", False) and completed(folder) and os.path.isfile(stamp):
+        with open(stamp) as f:
+            if json.load(f) == key:
+                print(f"  (cached) {folder}", flush=True)
+                return folder
+    if os.path.isdir(folder):
+        if not (os.path.isfile(os.path.join(folder, "manifest.json")) or os.path.isfile(stamp)):
+            raise SystemExit(f"{folder} exists but is not a theory run folder; not replacing it")
+        shutil.rmtree(folder)
+    theory(command, *arguments, "--out", folder)
+    with open(stamp + ".tmp", "w") as f:
+        json.dump(key, f)
+    os.replace(stamp + ".tmp", stamp)
+    return folder
+
+
+def manifest(folder):
+    with open(os.path.join(folder, "manifest.json")) as f:
+        return json.load(f)
+
+
+def panel_label(ax, letter, x=-0.12, y=1.04):
+    """The paper's panel letter in bold at the top left of AX."""
+    ax.text(x, y, letter, transform=ax.transAxes, fontsize=11, fontweight="bold", va="bottom", ha="right")
