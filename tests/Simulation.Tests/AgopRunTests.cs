@@ -37,10 +37,53 @@ public class AgopRunTests
         return m;
     }
 
+    [Fact]
+    public void SnapshotFilesCarryTheReadoutAndBiasesOfTheirStep()
+    {
+        var network = new NetworkSpec { K = 4, Readout = Readout.Trained };
+        var training = new TrainingSpec { Time = 3, Seed = 2, TestSize = 20, LogPoints = 4, LogStart = 0.1, Snapshots = 3 };
+        var run = SimulationRun.Run(new NlgpTask(Ring), network, training);
+        string dir = WriteFolder(Manifest(Ring, network, training, "fc"),
+            d => SimulationTables.Weights(run).Save(Path.Combine(d, "weights", "seed_2.csv")));
+        try
+        {
+            // No units.csv: v and b can only come from the snapshot file.
+            var snaps = SimulationFolder.Load(dir).Snapshots(2);
+            Assert.Equal(run.Snapshots.Count, snaps.Count);
+            for (int i = 0; i < snaps.Count; i++)
+            {
+                Assert.Equal(ParameterSource.Snapshot, snaps[i].Source);
+                Assert.Equal(run.Snapshots[i].W, snaps[i].W);
+                Assert.Equal(run.Snapshots[i].V, snaps[i].V);
+                Assert.Equal(run.Snapshots[i].B, snaps[i].B);
+            }
+            // The trained readout moved: the file holds each step's own values, not the initial ones.
+            Assert.NotEqual(run.Snapshots[0].V, run.Snapshots[^1].V);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    /// <summary>Drops the v and b columns of a snapshot file (files written before they were added).</summary>
+    private static void DropReadoutColumns(string path)
+    {
+        var lines = File.ReadAllLines(path);
+        Assert.EndsWith(",v,b", lines[0]);
+        for (int i = 0; i < lines.Length; i++)
+        {
+            if (lines[i].Length == 0) continue;
+            int cut = lines[i].LastIndexOf(',', lines[i].LastIndexOf(',') - 1);
+            lines[i] = lines[i][..cut];
+        }
+        File.WriteAllLines(path, lines);
+    }
+
     [Theory]
     [InlineData(4)]  // log points 4 and snapshots 3 do not share the middle snapshot time: interpolation
     [InlineData(5)]  // 4 intervals are a multiple of 2: every snapshot is a logged time
-    public void FullyConnectedSnapshotsReadBackExactlyWithTheirBiases(int logPoints)
+    public void SnapshotsWithoutReadoutColumnsTakeTheBiasesFromTheLog(int logPoints)
     {
         var network = new NetworkSpec { K = 4 };
         var training = new TrainingSpec { Time = 3, Seed = 2, TestSize = 20, LogPoints = logPoints, LogStart = 0.1, Snapshots = 3 };
@@ -49,6 +92,7 @@ public class AgopRunTests
         string dir = WriteFolder(Manifest(Ring, network, training, "fc"), d =>
         {
             SimulationTables.Weights(run).Save(Path.Combine(d, "weights", "seed_2.csv"));
+            DropReadoutColumns(Path.Combine(d, "weights", "seed_2.csv"));
             SimulationTables.Units([run]).Save(Path.Combine(d, "units.csv"));
         });
         try
@@ -136,7 +180,9 @@ public class AgopRunTests
             for (int i = 0; i < snaps.Count; i++)
             {
                 Assert.Equal(run.Snapshots[i].W, snaps[i].W);
-                if (snaps[i].Source == ParameterSource.Logged) Assert.Equal(run.Snapshots[i].V, snaps[i].V);
+                Assert.Equal(ParameterSource.Snapshot, snaps[i].Source);
+                Assert.Equal(run.Snapshots[i].V, snaps[i].V);
+                Assert.Equal(run.Snapshots[i].B, snaps[i].B);
             }
             var sample = AgopAnalysis.Sample(task, InputKind.Nlgp, 1, 8);
             var analysis = AgopAnalysis.Analyse(folder, 0, sample);

@@ -46,10 +46,10 @@ let ``agop analyses every seed and snapshot of a simulate run, reproducibly`` ()
                "eff_rank_agop"; "parameters" |],
             nfa.Columns)
         // 2 seeds x 3 snapshots (t = 0.01, 0.45, 20 at steps 0, 7, 320: the first log-spaced time rounds to step 0 at
-        // D = 16) x 3 groups, all with exactly logged biases.
+        // D = 16) x 3 groups, the readout and biases read from the snapshot files themselves (columns v, b).
         Assert.Equal(2 * 3 * 3, nfa.Rows.Count)
         Assert.Equal<float[]>([| 0.0; 7.0; 320.0 |], nfa.Numbers "step" |> Array.distinct)
-        Assert.All(nfa.Rows, fun r -> Assert.Equal("logged", r[nfa.Index "parameters"]))
+        Assert.All(nfa.Rows, fun r -> Assert.Equal("snapshot", r[nfa.Index "parameters"]))
         for c in [ "corr_agop"; "corr_agop_sqrt"; "corr_initial"; "corr_random" ] do
             Assert.All(nfa.Numbers c, fun x -> Assert.InRange(x, -1.0, 1.0))
         // Effective ranks lie between 1 and the group's number of units.

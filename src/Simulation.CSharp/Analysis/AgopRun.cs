@@ -326,11 +326,13 @@ public static class AgopAnalysis
         int q = run.Features, k = run.Network.K;
         var geometry = run.FeatureGeometry;
         var rates = LearningRates.Resolve(run.Training, run.Network);
+        // A run started with --init-seed drew every seed's initial weights with that seed.
+        int initSeed = (run.Training with { Seed = seed }).InitialWeightsSeed;
         double[] initial = snapshots[0].Step == 0
             ? snapshots[0].W
             : run.Convolutional
-                ? ConvolutionalNetwork.InitialFilters(run.Network, run.Data, run.Kernel, seed)
-                : Initialisation.Weights(run.Network, run.Data.D, seed);
+                ? ConvolutionalNetwork.InitialFilters(run.Network, run.Data, run.Kernel, initSeed)
+                : Initialisation.Weights(run.Network, run.Data.D, initSeed);
         var initialGram = groups.Select(g => Agop.Gram(initial, q, g.Units)).ToArray();
         // The random moment matrices of the null come from a stream of their own per run seed, so they do not depend
         // on how many samples the AGOP averages over.

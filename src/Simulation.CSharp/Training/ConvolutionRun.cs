@@ -139,16 +139,17 @@ public static class ConvolutionRun
         return table;
     }
 
-    /// <summary>Filter snapshots of one run: step, t, unit, tap offset (x, y; y = 0 in 1D) and weight.</summary>
+    /// <summary>Filter snapshots of one run: step, t, unit, tap offset (x, y; y = 0 in 1D), weight, and the unit's readout
+    /// v and bias b at that step (repeated on each of its rows).</summary>
     public static CsvTable Filters(ConvolutionResult run)
     {
-        var table = new CsvTable(["step", "t", "unit", "x", "y", "w"]);
+        var table = new CsvTable(["step", "t", "unit", "x", "y", "w", "v", "b"]);
         int q = run.Taps, kernel = run.Kernel, dim = run.Data.Dim;
         foreach (var s in run.Snapshots)
             for (int k = 0; k < run.Network.K; k++)
                 for (int j = 0; j < q; j++)
                     table.Add(s.Step).Add(s.T).Add(k).Add((dim == 1 ? j : j % kernel) - kernel / 2)
-                        .Add(dim == 1 ? 0 : j / kernel - kernel / 2).Add(s.W[k * q + j]).EndRow();
+                        .Add(dim == 1 ? 0 : j / kernel - kernel / 2).Add(s.W[k * q + j]).Add(s.V[k]).Add(s.B[k]).EndRow();
         return table;
     }
 }

@@ -84,17 +84,18 @@ public static class SimulationTables
         return table;
     }
 
-    /// <summary>Weight snapshots of one run: step, t, unit, pixel coordinates (x, y; y = 0 in 1D) and weight.</summary>
+    /// <summary>Weight snapshots of one run: step, t, unit, pixel coordinates (x, y; y = 0 in 1D), weight, and the unit's
+    /// readout v and bias b at that step (repeated on each of its rows), so a snapshot alone restores the network.</summary>
     public static CsvTable Weights(SimulationResult run)
     {
-        var table = new CsvTable(["step", "t", "unit", "x", "y", "w"]);
+        var table = new CsvTable(["step", "t", "unit", "x", "y", "w", "v", "b"]);
         var geometry = Geometry(run);
         int d = geometry.D, size = geometry.Size;
         foreach (var s in run.Snapshots)
             for (int k = 0; k < run.Network.K; k++)
                 for (int i = 0; i < d; i++)
                     table.Add(s.Step).Add(s.T).Add(k).Add(geometry.Dim == 1 ? i : i % size)
-                        .Add(geometry.Dim == 1 ? 0 : i / size).Add(s.W[k * d + i]).EndRow();
+                        .Add(geometry.Dim == 1 ? 0 : i / size).Add(s.W[k * d + i]).Add(s.V[k]).Add(s.B[k]).EndRow();
         return table;
     }
 
