@@ -128,15 +128,10 @@ let biasText (mode: BiasMode) (b: float) =
     | BiasMode.Fixed -> sprintf "fixed:%g" b
     | _ -> sprintf "trained:%g" b
 
-/// The data specification from `--dim --size --xi --gain --open --jitter` (defaults from `DataSpec`).
-let dataSpec (o: Bag) : DataSpec =
+/// The data specification of `--dim --size --xi --open --jitter` at the given gain (defaults from `DataSpec`).
+let dataSpecAt (o: Bag) (gain: float) : DataSpec =
     let d = DataSpec()
     let xi0, xi1 = defaultArg (o.Pair "Xi") (d.Xi0, d.Xi1)
-    let gain =
-        match o.Floats "Gain" with
-        | Some [| g |] -> g
-        | Some gs when gs.Length > 1 -> raise (SpecException("--gain", "this command takes one gain"))
-        | _ -> d.Gain
     DataSpec(
         Dim = o.Get("Dim", d.Dim),
         Size = o.Get("Size", d.Size),
@@ -147,6 +142,15 @@ let dataSpec (o: Bag) : DataSpec =
         Jitter = o.Get("Jitter", d.Jitter)
     )
         .Validate()
+
+/// The data specification from `--dim --size --xi --gain --open --jitter` (one gain).
+let dataSpec (o: Bag) : DataSpec =
+    let gain =
+        match o.Floats "Gain" with
+        | Some [| g |] -> g
+        | Some gs when gs.Length > 1 -> raise (SpecException("--gain", "this command takes one gain"))
+        | _ -> DataSpec().Gain
+    dataSpecAt o gain
 
 let activationNames =
     [ "erf", Activation.Erf; "relu", Activation.Relu; "sigmoid", Activation.Sigmoid; "linear", Activation.Linear; "cubic", Activation.Cubic ]
@@ -174,6 +178,12 @@ let networkSpec (o: Bag) : NetworkSpec =
     )
         .Validate()
 
+/// `--inputs nlgp|gp`: what the model is trained on (the NLGP or its Gaussian clone).
+let inputKind (o: Bag) (fallback: InputKind) =
+    o.TryGet<string> "Inputs"
+    |> Option.map (choice "--inputs" [ "nlgp", InputKind.Nlgp; "gp", InputKind.Gp ])
+    |> Option.defaultValue fallback
+
 /// The training specification from `--lr --lr-readout --lr-bias --convention --time --seed --inputs ...`.
 let trainingSpec (o: Bag) : TrainingSpec =
     let d = TrainingSpec()
@@ -181,10 +191,7 @@ let trainingSpec (o: Bag) : TrainingSpec =
         o.TryGet<string> "Convention"
         |> Option.map (choice "--convention" [ "reference", LrConvention.Reference; "half-mse", LrConvention.HalfMse ])
         |> Option.defaultValue d.Convention
-    let inputs =
-        o.TryGet<string> "Inputs"
-        |> Option.map (choice "--inputs" [ "nlgp", InputKind.Nlgp; "gp", InputKind.Gp ])
-        |> Option.defaultValue d.Inputs
+    let inputs = inputKind o d.Inputs
     TrainingSpec(
         Lr = o.Get("Lr", d.Lr),
         Convention = convention,

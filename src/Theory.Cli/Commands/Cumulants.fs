@@ -16,20 +16,6 @@ open Theory.Cli.Shared
 /// Gains used when `--gain` is not given: the paper's question is how localisation grows with the gain.
 let defaultGains = [| 1.0; 3.0; 10.0; 30.0 |]
 
-/// The data specification of `--dim --size --xi --open --jitter` at one gain.
-let private dataAt (o: Bag) (gain: float) =
-    let d = DataSpec()
-    let xi0, xi1 = defaultArg (o.Pair "Xi") (d.Xi0, d.Xi1)
-    DataSpec(
-        Dim = o.Get("Dim", d.Dim),
-        Size = o.Get("Size", d.Size),
-        Xi0 = xi0,
-        Xi1 = xi1,
-        Gain = gain,
-        Boundary = (if o.Flag "Open" then Boundary.Open else Boundary.Periodic),
-        Jitter = o.Get("Jitter", d.Jitter)
-    )
-        .Validate()
 
 /// Receptive fields of a `theory simulate` run (its rf.csv), summarised.
 type SimulationSummary =
@@ -106,7 +92,7 @@ let run (o: Bag) : int =
         match o.Floats "Gain" with
         | Some gs when gs.Length > 0 -> gs
         | _ -> defaultGains
-    let specs = gains |> Array.map (dataAt o)
+    let specs = gains |> Array.map (dataSpecAt o)
     let neuron = Neuron.neuronSpec o
     let seed = o.Get("Seed", 0)
     Check.InRange("--seed", int64 seed, 0L, int64 Int32.MaxValue)

@@ -20,10 +20,7 @@ let private topEigenvectors = 8
 /// The RFM specification from the options (validated against the data).
 let rfmSpec (o: Bag) (data: DataSpec) : RfmSpec =
     let d = RfmSpec()
-    let inputs =
-        o.TryGet<string> "Inputs"
-        |> Option.map (choice "--inputs" [ "nlgp", InputKind.Nlgp; "gp", InputKind.Gp ])
-        |> Option.defaultValue d.Inputs
+    let inputs = inputKind o d.Inputs
     let normalisation =
         o.TryGet<string> "Normalise"
         |> Option.map (choice "--normalise" [ "max", AgopNormalisation.Max; "none", AgopNormalisation.None ])
