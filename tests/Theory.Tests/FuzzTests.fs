@@ -22,7 +22,8 @@ let private small =
            "stats-samples", [ "0"; "10" ]; "train", [ "10"; "20" ]; "test", [ "5"; "10" ]; "iterations", [ "0"; "1" ]
            "seeds", [ "1"; "2" ]; "log-points", [ "1"; "3" ]; "snapshots", [ "0"; "1" ]; "seconds", [ "0.01" ]; "K", [ "1"; "2"; "3" ]
            "patch", [ "1"; "3" ]; "kernel", [ "1"; "3" ]; "dt", [ "0.5"; "1" ]; "checkpoint-every", [ "0.5"; "1" ]
-           "threads", [ "1"; "2" ]; "dim", [ "1"; "2" ] ]
+           "threads", [ "1"; "2" ]; "dim", [ "1"; "2" ]; "flow-time", [ "0.1"; "0.5" ]; "moment-samples", [ "20"; "50" ]
+           "cp-rank", [ "1"; "2" ]; "cp-starts", [ "1" ]; "samples", [ "10"; "20" ] ]
 
 /// Options that take a name, with their names and some near misses.
 let private names =
@@ -31,7 +32,9 @@ let private names =
            "bias", [ "none"; "fixed:1"; "trained:0.5"; "trained:x"; "fixed:"; ":"; "fixed:nan"; "fixed:1e400" ]
            "inputs", [ "nlgp"; "gp"; "clone" ]; "convention", [ "reference"; "half-mse"; "half" ]
            "solver", [ "dp5"; "stiff"; "auto"; "euler"; "rk4" ]; "model", [ "fc"; "conv"; "cnn" ]
-           "normalise", [ "max"; "none"; "min" ]; "blas", [ "auto"; "managed"; "gpu" ] ]
+           "normalise", [ "max"; "none"; "min" ]; "blas", [ "auto"; "managed"; "gpu" ]
+           "variants", [ "full"; "gaussian"; "clone"; "exact"; "all" ]; "cp-sign", [ "negative"; "positive"; "largest"; "minus" ]
+           "cumulant-of", [ "mixture"; "class0"; "class1"; "class2" ] ]
 
 let private invalid = [ "0"; "-1"; "-3.5"; "nan"; "NaN"; "inf"; "-inf"; "Infinity"; "1e400"; "-1e400"; "x"; ""; "1e12"; "2147483648"; "0x10"; "1,5" ]
 
@@ -44,7 +47,7 @@ let private valueFor (key: string) : Gen<string> =
     match small.TryGetValue key, names.TryGetValue key with
     | (true, ok), _ -> Gen.frequency [ 3, Gen.elements ok; 1, Gen.elements invalid ]
     | _, (true, ok) -> Gen.frequency [ 3, Gen.elements ok; 1, Gen.elements generic ]
-    | _ when key = "compare" || key = "reference" || key = "resume" -> Gen.elements paths
+    | _ when key = "compare" || key = "reference" || key = "resume" || key = "run" -> Gen.elements paths
     | _ -> Gen.elements generic
 
 /// The tiny valid run each case starts from (later tokens override it).
@@ -53,7 +56,11 @@ let private baseArgs =
            "simulate", "--dim 1 --size 8 --time 2 --test-size 20 --log-points 3 --snapshots 1"
            "integrate", "--dim 1 --size 8 --time 2 --log-points 3 -K 2"
            "rfm", "--dim 1 --size 8 --train 20 --test 10 --iterations 1 --threads 1"
-           "bench", "--seconds 0.01" ]
+           "bench", "--seconds 0.01"
+           "overlay", "--dim 1 --size 8 --time 2 --test-size 20 --log-points 3 --seeds 2 -K 2"
+           "neuron", "--dim 1 --size 8 --flow-time 0.5 --moment-samples 50 --log-points 3"
+           "cumulants", "--dim 1 --size 8 --gain 3 --moment-samples 50 --cp-rank 1 --flow-time 0.5"
+           "agop", "--samples 20" ]
 
 let private optionsOf (name: string) =
     (commands |> List.find (fun c -> c.Name = name)).Options()
@@ -121,8 +128,9 @@ let private acceptable (args: string[]) =
 let private outDir () =
     Gen.frequency [ 12, Gen.constant None; 1, Gen.elements [ Some "/proc/forbidden"; Some "/etc/hostname"; Some "" ] ]
 
-let private fuzzCommand (name: string) (cases: int) =
+let private fuzzCommandWith (name: string) (cases: int) (setup: string -> string list) =
     let root = tempDir ("theory-fuzz-" + name)
+    let prepared = setup root
     let mutable n = 0
     let gen =
         gen {
@@ -144,9 +152,11 @@ let private fuzzCommand (name: string) (cases: int) =
                     [ "--config"; path ]
                 | None -> []
             let outArgs = [ "--out"; defaultArg out dir ]
-            let args = Array.ofList ((name :: List.ofArray (baseArgs[name].Split ' ')) @ configArgs @ tokens @ outArgs)
+            let args = Array.ofList ((name :: List.ofArray (baseArgs[name].Split ' ')) @ prepared @ configArgs @ tokens @ outArgs)
             acceptable args))
     (try Directory.Delete(root, true) with _ -> ())
+
+let private fuzzCommand (name: string) (cases: int) = fuzzCommandWith name cases (fun _ -> [])
 
 [<Fact>]
 let ``fuzz: theory sample never crashes`` () = fuzzCommand "sample" 120
@@ -162,6 +172,27 @@ let ``fuzz: theory rfm never crashes`` () = fuzzCommand "rfm" 100
 
 [<Fact>]
 let ``fuzz: theory bench never crashes`` () = fuzzCommand "bench" 8
+
+[<Fact>]
+let ``fuzz: theory overlay never crashes`` () = fuzzCommand "overlay" 60
+
+[<Fact>]
+let ``fuzz: theory neuron never crashes`` () = fuzzCommand "neuron" 60
+
+[<Fact>]
+let ``fuzz: theory cumulants never crashes`` () = fuzzCommand "cumulants" 60
+
+[<Fact>]
+let ``fuzz: theory agop never crashes`` () =
+    // The analysed run: a tiny simulate folder made once (the fuzz may still replace --run with a bad path).
+    fuzzCommandWith "agop" 60 (fun root ->
+        let run = Path.Combine(root, "run")
+        Theory.Cli.Progress.quiet <- true
+        let code, err, _ =
+            runCli [| "simulate"; "--dim"; "1"; "--size"; "8"; "--time"; "2"; "--test-size"; "20"; "--log-points"; "3"
+                      "--snapshots"; "2"; "--out"; run |]
+        Assert.True((code = 0), err)
+        [ "--run"; run ])
 
 /// Random grids of tiny points, some damaged: the sweep validates them (exit 2, one line) or runs every point; a
 /// point may fail the anticipated way (exit 1), never with an escaped exception.
