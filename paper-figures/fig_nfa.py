@@ -60,9 +60,12 @@ def rfm_run(a, inputs):
 
 
 def radial(cols, select):
-    """Mean relative entry per distance (mean over the rows selected, e.g. seeds; or displacements of one length)."""
-    d, r = mean_over_seeds(cols, select, "distance", "relative_entry")
-    return d, r
+    """Mean relative entry per whole pixel distance, over the rows selected (seeds, displacements): on a torus the
+    exact distances sqrt(dx^2 + dy^2) take many values with few displacements each, a noisy comb."""
+    d = np.rint(column(cols, "distance", select))
+    r = column(cols, "relative_entry", select)
+    keys = np.unique(d)
+    return keys, np.array([r[d == k].mean() for k in keys])
 
 
 def band_map(ax, cols, select, title, dim):
@@ -141,7 +144,12 @@ def main():
     ax.set_xlabel("pixel distance d")
     ax.set_ylabel("band profile / diagonal")
     ax.set_title(f"band of the +b units at t = {max(nfa['nlgp']['t']):g}\n(RFM: after {int(it)} updates)", fontsize=8)
-    ax.legend(frameon=False, fontsize=6)
+    from matplotlib.lines import Line2D
+    ax.legend(handles=[Line2D([], [], **dict(style.NLGP, label="NLGP")), Line2D([], [], **dict(style.CLONE, label="clone")),
+                       Line2D([], [], color="grey", lw=1.8, marker="o", ms=2.5, label="W^T W"),
+                       Line2D([], [], color="grey", lw=0.9, marker="x", ms=4, label="AGOP G"),
+                       Line2D([], [], color="grey", lw=0.9, marker="s", ms=2.5, alpha=0.6, label="RFM metric M")],
+              frameon=True, framealpha=0.85, edgecolor="none", fontsize=6, loc="upper right")
 
     # D: mass radius of the +b units' W^T W and G along training.
     ax = top[3]
@@ -175,7 +183,8 @@ def main():
         im = band_map(ax, cols, sel, title, dim) or im
     bottom[0].set_ylabel("band / diagonal" if dim == 1 else "dx (pixels)")
     if im is not None:
-        fig.colorbar(im, ax=bottom, fraction=0.02, pad=0.01, label="band entry / diagonal")
+        fig.colorbar(im, cax=fig.add_axes([0.915, 0.08, 0.01, 0.34]),
+                     label="band entry / diagonal")
     for ax, letter in zip(top + bottom, "ABCDEFGH"):
         style.panel_label(ax, letter, x=-0.15)
     geometry = f"ring, D = {d}" if dim == 1 else f"{cfg['data']['size']} x {cfg['data']['size']} torus"
