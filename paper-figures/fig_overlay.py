@@ -34,7 +34,7 @@ def overlay_run(a):
     else:
         # The Fig. 1 setting at T = 10^4 (overlay's defaults, fewer snapshots): ~2.5 CPU-minutes per gain.
         extra = ["--time", 10000, "--test-size", 10000, "--log-points", 100, "--snapshots", 4]
-    return style.cached_run(a, ("quick-" if a.quick else "") + "overlay", "overlay", *runs.data_args(a),
+    return style.cached_run(a, ("quick-" if a.quick else "") + "overlay-gains", "overlay", *runs.data_args(a),
                             "--gain", *gains, "--seeds", 3, "--seed", 0, *extra)
 
 
