@@ -93,13 +93,22 @@ def main():
         hi = max(ax.get_ylim()[1] for ax in row)
         for ax in row:
             ax.set_ylim(lo, hi)
-    axes[0, 0].legend(loc="lower left", frameon=False, fontsize=6.5)
+    # Plain numbers on the log IPR axis (it spans less than two decades: 10^-2 alone would be the only label).
+    from matplotlib.ticker import FixedLocator, NullLocator
+    lo, hi = axes[3, 0].get_ylim()
+    ticks = [v for v in (0.002, 0.003, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5) if lo <= v <= hi]
+    for ax in axes[3]:
+        ax.yaxis.set_major_locator(FixedLocator(ticks))
+        ax.yaxis.set_minor_locator(NullLocator())
+        ax.set_yticklabels([f"{v:g}" for v in ticks])
     # The vertical lines' legend from proxies: a gain without a breakdown draws none.
     from matplotlib.lines import Line2D
-    axes[1, 0].legend(handles=[Line2D([], [], color="grey", linestyle=ls, linewidth=0.9, label=label) for ls, label in
-                               (("-", "NLGP eps_g leaves the clone band"), ("-.", "gap opens (breakdown of GET)"),
-                                (":", "IPR of the NLGP runs doubles"))],
-                      loc="lower left", frameon=False, fontsize=6.5)
+    axes[0, 0].legend(loc="lower left", frameon=False, fontsize=6.5)
+    fig.legend(handles=[Line2D([], [], color="grey", linestyle=ls, linewidth=0.9, label=label) for ls, label in
+                        (("-", "breakdown: the NLGP eps_g leaves the clone band"),
+                         ("-.", "the gap (measured - Gaussian-equivalent eps_g) opens"),
+                         (":", "the NLGP runs' IPR doubles"))],
+               loc="lower center", ncol=3, frameon=False, fontsize=7.5)
     axes[2, 0].legend(loc="lower left", frameon=False, fontsize=6.5, ncol=1)
     m = style.manifest(folder)["config"]
     data = m["data"]
@@ -108,7 +117,7 @@ def main():
     fig.suptitle(f"ODE vs SGD on the clone vs SGD on the NLGP: {geometry}, xi = {data['xi0']:g} / {data['xi1']:g}, "
                  f"K = {m['network']['k']}, 3 + 3 runs per gain (bands: min..max); thick: the localising "
                  f"{sign} units", fontsize=8.5)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     for path in style.save(fig, a.out, "fig_overlay"):
         print(path)
 
