@@ -104,7 +104,8 @@ type OdeSolver =
                         match crossing with
                         | OdeCrossing.Rising -> Rising
                         | OdeCrossing.Falling -> Falling
-                        | _ -> Either } }
+                        | _ -> Either }
+          Autonomous = false }
 
     static member private Allocating(rhs: Func<float, float[], float[]>) =
         if isNull rhs then raise (ArgumentNullException "rhs")
