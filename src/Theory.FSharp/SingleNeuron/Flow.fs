@@ -255,13 +255,16 @@ module NeuronRun =
         (cancel: CancellationToken)
         : NeuronTrajectory =
         let tEnd = grid[grid.Length - 1]
-        let rhs =
-            flow.Rhs(
+        let rhs, jacobian =
+            flow.RhsAndJacobian(
                 variant,
                 fun t ->
                     cancel.ThrowIfCancellationRequested()
                     if tEnd > 0.0 then progress (t / tEnd)
             )
+        // The flow does not depend on t. The approximate Jacobian serves the stiff methods (exact for the Rosenbrock-W
+        // method's order, see `RhsAndJacobian`); DOPRI5 ignores it.
+        let problem = { Problem.ofRhs rhs with Jacobian = Some jacobian; Autonomous = true }
         let times = ResizeArray [ grid[0] ]
         let states = ResizeArray [ Array.copy w0 ]
         let mutable outcome = Completed
@@ -276,7 +279,7 @@ module NeuronRun =
             if sub.Length > 1 then
                 let sol =
                     try
-                        Some(Solver.solveGrid options rhs states[states.Count - 1] sub)
+                        Some(Solver.solveProblemGrid options problem states[states.Count - 1] sub)
                     with :? OperationCanceledException ->
                         outcome <- Failed(sprintf "interrupted at t = %g" times[times.Count - 1])
                         interrupted <- true
