@@ -137,8 +137,10 @@ type NeuronFlow(task: NlgpTask, neuron: NeuronSpec, nlgp: SampleSet[], clone: Sa
                     TensorPrimitives.MultiplyAdd(ReadOnlySpan<float>(sw), coef, ReadOnlySpan<float>(dw), Span<float>(dw))
                     if variant <> GaussianOnly then
                         contractions[a].Cumulant(w, dt) |> ignore
+                        // Into dw in the order of the Gaussian terms (so DOPRI5 runs stay bitwise as before), and
+                        // the remainder kept apart for the Jacobian.
+                        TensorPrimitives.MultiplyAdd(ReadOnlySpan<float>(dt), p[a] * c4 / fd, ReadOnlySpan<float>(dw), Span<float>(dw))
                         TensorPrimitives.MultiplyAdd(ReadOnlySpan<float>(dt), p[a] * c4 / fd, ReadOnlySpan<float>(lastF), Span<float>(lastF))
-                TensorPrimitives.Add(ReadOnlySpan<float>(lastF), ReadOnlySpan<float>(dw), Span<float>(dw))
             Array.blit w 0 lastW[slot] 0 d
             cached[slot] <- true
         let jacobian (t: float) (w: float[]) (jm: float[,]) =
