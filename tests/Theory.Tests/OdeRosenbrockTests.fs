@@ -426,3 +426,13 @@ let ``stepping allocates nothing and the output is bitwise reproducible`` () =
         Assert.Equal(r1.Stats, r2.Stats)
         for i in 0 .. r1.States.Length - 1 do
             Assert.Equal<float[]>(r1.States[i], r2.States[i])
+
+[<Fact>]
+let ``the C# facade selects the Rosenbrock methods`` () =
+    for e, m in [ OdeMethod.Rodas4, Rodas4; OdeMethod.Rodas5P, Rodas5P; OdeMethod.Ros34PW2, Ros34PW2 ] do
+        let settings = OdeSettings(RelTol = 1e-9, AbsTol = 1e-9, Method = e)
+        Assert.Equal(m, settings.ToOptions().Method)
+        let r = OdeSolver.SolveGrid(Action<float, float[], float[]>(fun _ y d -> d[0] <- -y[0]), [| 1.0 |], [| 0.0; 1.0; 2.0 |], settings)
+        Assert.True(r.Succeeded, r.Message)
+        Assert.True(abs (r.States[2][0] - exp -2.0) < 1e-7, sprintf "%A: %g" m (r.States[2][0]))
+        Assert.True(r.Jacobians > 0)
