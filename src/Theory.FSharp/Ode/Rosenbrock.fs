@@ -68,7 +68,7 @@ let private lower (s: int) (rows: float[][]) =
             c[i + 1, j] <- rows[i][j]
     c
 
-/// Hairer's RODAS4 (Hairer & Wanner IV.7, Table 7.? "RODAS"; the constants of rodas.f): 6 stages, order 4 with an
+/// Hairer's RODAS4 (Hairer & Wanner, Solving ODE II, IV.7; the constants of Hairer's rodas.f): 6 stages, order 4 with an
 /// embedded order-3 solution, stiffly accurate (y1 and the embedded solution are the arguments of stages 7 and 6),
 /// L-stable, dense output of order 3.
 let rodas4: Tableau =
@@ -212,8 +212,8 @@ let natural (k: Tableau) =
     let times (v: float[]) = Array.init s (fun j -> Seq.sum (seq { for l in 0 .. s - 1 -> v[l] * gm[l, j] }))
     alpha, gm, times k.M, times (Array.map2 (-) k.M k.E)
 
-// Hairer's RODAS step-size control: 1/6 <= hnew/h ... hnew/h <= 6 (FAC1 = 5, FAC2 = 1/6 in rodas.f's notation
-// of h/hnew), safety 0.9, Gustafsson's predictive controller.
+// Hairer's RODAS step-size control: h / hnew in [1/6, 5] (so the step grows at most 6-fold and shrinks at most
+// 5-fold), safety 0.9, Gustafsson's predictive controller.
 let private safe = 0.9
 let private facMax = 5.0 // h / hnew <= 5
 let private facMin = 1.0 / 6.0 // h / hnew >= 1/6
