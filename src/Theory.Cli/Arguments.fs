@@ -146,6 +146,7 @@ type NeuronArgs =
     | Snapshots of int
     | Moment_Samples of int
     | Variants of string list
+    | [<CustomCommandLine("--solver")>] Flow_Solver of string
 
     interface IArgParserTemplate with
         member s.Usage = Usage.describe s

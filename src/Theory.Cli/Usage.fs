@@ -69,6 +69,7 @@ let private texts =
         "Flow_Time", "final time T of the single-neuron gradient flow, in SGD time (learning rate x steps / D). Default 50."
         "Moment_Samples", "fixed samples per class (and input kind) on which T(w,w,w) = E[x (w.x)^3] and the cumulant DeltaT are estimated. Default 20000."
         "Variants", "flows to integrate: full (cumulant kept) gaussian (DeltaT = 0) clone (cumulant from clone samples) exact (untruncated). Default all four."
+        "Flow_Solver", "integrator of the single-neuron flows: dp5 (explicit Dormand-Prince 5(4); default, fastest here) | rosw (Rosenbrock-W ROS34PW2 with the flow's approximate Jacobian) | auto (dp5, switching to Radau5 when stiff). rtol 1e-6."
         "Cp_Rank", "number r of symmetric rank-one components gamma_r u_r^(x4) in the CP decomposition of the fourth cumulant. Default 8."
         "Cp_Starts", "random starting points per CP component, besides the 2 pixels where the cumulant's diagonal is strongest. Default 1."
         "Cp_Sign", "CP components sought: negative (most negative gamma; the NLGP is platykurtic; default) | positive | largest (either sign)."

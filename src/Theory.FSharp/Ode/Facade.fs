@@ -9,6 +9,9 @@ type OdeMethod =
     | Stiff = 1
     | Auto = 2
     | Bdf = 3
+    | Rodas4 = 4
+    | Rodas5P = 5
+    | Ros34PW2 = 6
 
 /// Which way the stop function must cross zero (for C# callers; see `Crossing`).
 type OdeCrossing =
@@ -53,6 +56,9 @@ type OdeSettings() =
             | OdeMethod.Stiff -> Method.Stiff
             | OdeMethod.Auto -> Method.Auto
             | OdeMethod.Bdf -> Method.Bdf
+            | OdeMethod.Rodas4 -> Method.Rodas4
+            | OdeMethod.Rodas5P -> Method.Rodas5P
+            | OdeMethod.Ros34PW2 -> Method.Ros34PW2
             | _ -> Method.Dopri5
           StiffnessTestInterval = s.StiffnessTestInterval
           Jacobian = if isNull s.JacobianBlocks then DenseFiniteDifference else BlockDiagonal(Array.copy s.JacobianBlocks)
@@ -104,7 +110,8 @@ type OdeSolver =
                         match crossing with
                         | OdeCrossing.Rising -> Rising
                         | OdeCrossing.Falling -> Falling
-                        | _ -> Either } }
+                        | _ -> Either }
+          Autonomous = false }
 
     static member private Allocating(rhs: Func<float, float[], float[]>) =
         if isNull rhs then raise (ArgumentNullException "rhs")

@@ -46,6 +46,13 @@ type Integrator internal (options: Options, problem: Problem, t0: float, y0: flo
         | Auto -> Dopri5.Dopri5Stepper(options, f, t0, y0, tEnd, counters, true) :> Stepper
         | Stiff -> Radau5.Radau5Stepper(options, f, problem.Jacobian, t0, y0, tEnd, 0.0, counters) :> Stepper
         | Bdf -> Bdf.BdfStepper(options, f, problem.Jacobian, t0, y0, tEnd, 0.0, counters) :> Stepper
+        | Rodas4 | Rodas5P | Ros34PW2 ->
+            let tableau =
+                match options.Method with
+                | Rodas4 -> Rosenbrock.rodas4
+                | Rodas5P -> Rosenbrock.rodas5p
+                | _ -> Rosenbrock.ros34pw2
+            Rosenbrock.RosenbrockStepper(options, tableau, f, problem.Jacobian, problem.Autonomous, t0, y0, tEnd, 0.0, counters) :> Stepper
     let mutable active = match options.Method with Auto -> Dopri5 | m -> m
     let mutable outcome: Outcome option = if t0 = tEnd then Some Completed else None
     let mutable stiffWarned = false

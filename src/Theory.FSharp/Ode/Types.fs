@@ -21,6 +21,16 @@ type Method =
     /// LU per change of step size and about two evaluations per step, so the cheapest per step when a large
     /// dense Jacobian makes factorisations dominate.
     | Bdf
+    /// Hairer's RODAS4, a Rosenbrock method of order 4(3), stiffly accurate and L-stable: no Newton iteration,
+    /// one LU and 6 linear solves per step, a fresh Jacobian every step, dense output of order 3.
+    | Rodas4
+    /// Steinebach's Rodas5P, a Rosenbrock method of order 5(4) (8 stages), stiffly accurate, dense output of
+    /// order 4: the Rosenbrock method for tight tolerances.
+    | Rodas5P
+    /// Rang & Angermann's ROS34PW2, a Rosenbrock-W method of order 3(2), stiffly accurate and L-stable: its order
+    /// holds for any matrix in place of the Jacobian, so the Jacobian is kept across steps (refreshed only after
+    /// a rejected step) and an approximate analytic Jacobian costs no accuracy, only stability.
+    | Ros34PW2
 
 /// How the stiff solver obtains the Jacobian when no analytic one is given.
 type JacobianMode =
@@ -92,11 +102,14 @@ type Problem =
       /// Analytic Jacobian for the stiff solver; None = finite differences (see `Options.Jacobian`).
       Jacobian: JacobianFunction option
       /// Optional stop condition.
-      Stop: StopCondition option }
+      Stop: StopCondition option
+      /// f does not depend on t: the Rosenbrock methods then skip df/dt (otherwise a forward difference, one
+      /// evaluation per Jacobian). Default false.
+      Autonomous: bool }
 
 module Problem =
     /// A problem with only a right-hand side.
-    let ofRhs (rhs: Rhs) = { Rhs = rhs; Jacobian = None; Stop = None }
+    let ofRhs (rhs: Rhs) = { Rhs = rhs; Jacobian = None; Stop = None; Autonomous = false }
 
 /// Work counters of one integration.
 type Stats =

@@ -48,6 +48,9 @@ type NeuronFlow(task: NlgpTask, neuron: NeuronSpec, nlgp: SampleSet[], clone: Sa
     let labels = [| DataSpec.Label 0; DataSpec.Label 1 |]
     let c2 = labels |> Array.map (Coefficients.c2 neuron)
     let c4 = Coefficients.c4 neuron
+    let c6 = Coefficients.c6 neuron
+    // Dense class covariances for the Jacobian of the stiff integrators (D x D each, built on first use).
+    let covariances = lazy (Array.init 2 (fun a -> task.InputCovariance(a).ToArray()))
 
     /// `result = S_a w` (the task's product: O(D log D) through the spectrum with periodic boundaries).
     let applyCovariance (a: int) (w: float[]) (result: float[]) =
@@ -69,9 +72,38 @@ type NeuronFlow(task: NlgpTask, neuron: NeuronSpec, nlgp: SampleSet[], clone: Sa
     /// The right-hand side of `variant`. Each call builds its own workspaces, so right-hand sides of different
     /// variants may be evaluated concurrently; one right-hand side is not thread-safe. `onEvaluation t` is called
     /// at every evaluation (progress, cancellation).
-    member _.Rhs(variant: Variant, onEvaluation: float -> unit) : Rhs =
+    member this.Rhs(variant: Variant, onEvaluation: float -> unit) : Rhs = fst (this.RhsAndJacobian(variant, onEvaluation))
+
+    /// The right-hand side of `variant` and an approximate Jacobian for the stiff (Rosenbrock-W) integrators,
+    /// sharing one workspace (not thread-safe).
+    ///
+    /// The Jacobian is that of the Gaussian-equivalent flow: for Gaussian inputs with covariance S_a, Stein's lemma
+    /// gives `sqrt D E[f(u) x] = E[f'(u)] S_a w` with `u ~ N(0, s_a)`, `s_a = w^T S_a w / D`, so the flow is
+    /// `G(w) = sum_a P_a g_a(s_a) S_a w` with `g_a(s) = E f'_a = c2^a + 3 c4 s` (truncated flows; `+ 15 c6 s^2`
+    /// for the exact one) and
+    ///
+    ///   dG/dw = sum_a P_a ( g_a S_a + (2/D) g_a'(s_a) (S_a w)(S_a w)^T ),
+    ///
+    /// exact for the Gaussian-only flow. The non-Gaussian remainder r(w) = F(w) - G(w) (the cumulant term) is
+    /// cubic in w for the truncated flows, so its Jacobian maps w to 3 r(w); the symmetric rank-one term
+    /// `3 r r^T / (r . w)` adds exactly that (the remainder's Jacobian is symmetric: the flow is a gradient flow).
+    /// The stiffness of these flows is radial (the cubic saturation relaxes |w| at about twice the growth rate of
+    /// the top mode of sum_a P_a c2^a S_a), which this matrix captures; the W-method needs no more. r(w) is taken
+    /// from the last evaluation when it was at the same w (the integrators evaluate f at a point before its
+    /// Jacobian), else computed afresh.
+    member _.RhsAndJacobian(variant: Variant, onEvaluation: float -> unit) : Rhs * JacobianFunction =
         let sw = Array.zeroCreate<float> d
         let dt = Array.zeroCreate<float> d
+        // The last two evaluations (the initial-step rule evaluates once more after f(t0, y0)): their w and their
+        // non-Gaussian remainder r(w) (the whole F(w) for the exact flow).
+        let lastW = [| Array.zeroCreate<float> d; Array.zeroCreate<float> d |]
+        let lastF = [| Array.zeroCreate<float> d; Array.zeroCreate<float> d |]
+        let cached = [| false; false |]
+        let mutable slot = 0
+        let missOut = Array.zeroCreate<float> d
+        let swa = [| Array.zeroCreate<float> d; Array.zeroCreate<float> d |]
+        let remainder = Array.zeroCreate<float> d
+        let gauss = Array.zeroCreate<float> d
         let sets =
             match variant with
             | Full
@@ -84,14 +116,18 @@ type NeuronFlow(task: NlgpTask, neuron: NeuronSpec, nlgp: SampleSet[], clone: Sa
         let sqrtD = sqrt fd
         let drives =
             [| for a in 0 .. 1 -> fun (v: float) -> sqrtD * Coefficients.oddDrive neuron labels[a] (v / sqrtD) |]
-        fun t (w: float[]) (dw: float[]) ->
+        let rhs (t: float) (w: float[]) (dw: float[]) =
             onEvaluation t
             Array.Clear dw
+            slot <- 1 - slot
+            let lastF = lastF[slot]
+            Array.Clear lastF
             match variant with
             | Exact ->
                 for a in 0 .. 1 do
                     contractions[a].Drive(w, drives[a], dt)
                     TensorPrimitives.MultiplyAdd(ReadOnlySpan<float>(dt), p[a], ReadOnlySpan<float>(dw), Span<float>(dw))
+                Array.blit dw 0 lastF 0 d
             | _ ->
                 for a in 0 .. 1 do
                     applyCovariance a w sw
@@ -101,7 +137,54 @@ type NeuronFlow(task: NlgpTask, neuron: NeuronSpec, nlgp: SampleSet[], clone: Sa
                     TensorPrimitives.MultiplyAdd(ReadOnlySpan<float>(sw), coef, ReadOnlySpan<float>(dw), Span<float>(dw))
                     if variant <> GaussianOnly then
                         contractions[a].Cumulant(w, dt) |> ignore
+                        // Into dw in the order of the Gaussian terms (so DOPRI5 runs stay bitwise as before), and
+                        // the remainder kept apart for the Jacobian.
                         TensorPrimitives.MultiplyAdd(ReadOnlySpan<float>(dt), p[a] * c4 / fd, ReadOnlySpan<float>(dw), Span<float>(dw))
+                        TensorPrimitives.MultiplyAdd(ReadOnlySpan<float>(dt), p[a] * c4 / fd, ReadOnlySpan<float>(lastF), Span<float>(lastF))
+            Array.blit w 0 lastW[slot] 0 d
+            cached[slot] <- true
+        let jacobian (t: float) (w: float[]) (jm: float[,]) =
+            let hit k = cached[k] && ReadOnlySpan<float>(w).SequenceEqual(ReadOnlySpan<float>(lastW[k]))
+            if not (hit slot) then
+                if hit (1 - slot) then slot <- 1 - slot else rhs t w missOut
+            let lastF = lastF[slot]
+            let cov = covariances.Force()
+            Array.Clear gauss
+            for a in 0 .. 1 do
+                applyCovariance a w swa[a]
+            for i in 0 .. d - 1 do
+                for j in 0 .. d - 1 do
+                    jm[i, j] <- 0.0
+            for a in 0 .. 1 do
+                let sa = swa[a]
+                let s = TensorPrimitives.Dot(ReadOnlySpan<float>(w), ReadOnlySpan<float>(sa)) / fd
+                let g, g' =
+                    match variant with
+                    | Exact -> c2[a] + 3.0 * c4 * s + 15.0 * c6 * s * s, 3.0 * c4 + 30.0 * c6 * s
+                    | _ -> c2[a] + 3.0 * c4 * s, 3.0 * c4
+                TensorPrimitives.MultiplyAdd(ReadOnlySpan<float>(sa), p[a] * g, ReadOnlySpan<float>(gauss), Span<float>(gauss))
+                let ca = cov[a]
+                let kappa = p[a] * 2.0 / fd * g'
+                for i in 0 .. d - 1 do
+                    let ki = kappa * sa[i]
+                    for j in 0 .. d - 1 do
+                        jm[i, j] <- jm[i, j] + p[a] * g * ca[i * d + j] + ki * sa[j]
+            // The non-Gaussian remainder: the cumulant term of the truncated flows, F - G for the exact one.
+            match variant with
+            | GaussianOnly -> ()
+            | Exact -> TensorPrimitives.Subtract(ReadOnlySpan<float>(lastF), ReadOnlySpan<float>(gauss), Span<float>(remainder))
+            | _ -> Array.blit lastF 0 remainder 0 d
+            if variant <> GaussianOnly then
+                let rw = TensorPrimitives.Dot(ReadOnlySpan<float>(remainder), ReadOnlySpan<float>(w))
+                let rn = TensorPrimitives.Norm(ReadOnlySpan<float>(remainder))
+                let wn = TensorPrimitives.Norm(ReadOnlySpan<float>(w))
+                if Math.Abs rw > 1e-3 * rn * wn then
+                    let scale = 3.0 / rw
+                    for i in 0 .. d - 1 do
+                        let ri = scale * remainder[i]
+                        for j in 0 .. d - 1 do
+                            jm[i, j] <- jm[i, j] + ri * remainder[j]
+        rhs, jacobian
 
     /// `sum_a P_a w^T S_a w`: the variance of `w . x` (so `field variance = this / D`).
     member _.Variance(w: float[]) =
@@ -174,13 +257,16 @@ module NeuronRun =
         (cancel: CancellationToken)
         : NeuronTrajectory =
         let tEnd = grid[grid.Length - 1]
-        let rhs =
-            flow.Rhs(
+        let rhs, jacobian =
+            flow.RhsAndJacobian(
                 variant,
                 fun t ->
                     cancel.ThrowIfCancellationRequested()
                     if tEnd > 0.0 then progress (t / tEnd)
             )
+        // The flow does not depend on t. The approximate Jacobian serves the stiff methods (exact for the Rosenbrock-W
+        // method's order, see `RhsAndJacobian`); DOPRI5 ignores it.
+        let problem = { Problem.ofRhs rhs with Jacobian = Some jacobian; Autonomous = true }
         let times = ResizeArray [ grid[0] ]
         let states = ResizeArray [ Array.copy w0 ]
         let mutable outcome = Completed
@@ -195,7 +281,7 @@ module NeuronRun =
             if sub.Length > 1 then
                 let sol =
                     try
-                        Some(Solver.solveGrid options rhs states[states.Count - 1] sub)
+                        Some(Solver.solveProblemGrid options problem states[states.Count - 1] sub)
                     with :? OperationCanceledException ->
                         outcome <- Failed(sprintf "interrupted at t = %g" times[times.Count - 1])
                         interrupted <- true
