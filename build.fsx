@@ -111,7 +111,13 @@ let test (extra: string list) =
     if failed = 0 then 0 else 1
 
 let bench (extra: string list) =
-    dotnet ([ "run"; "-c"; "Release"; "--project"; Path.Combine("bench", "Theory.Bench"); "--" ] @ (if extra.IsEmpty then [ "--filter"; "*" ] else extra))
+    // `bench PATTERN [...]` is short for `bench --filter PATTERN [...]`; no argument runs every benchmark.
+    let extra =
+        match extra with
+        | [] -> [ "--filter"; "*" ]
+        | first :: _ when not (first.StartsWith "-") -> "--filter" :: extra
+        | _ -> extra
+    dotnet ([ "run"; "-c"; "Release"; "--project"; Path.Combine("bench", "Theory.Bench"); "--" ] @ extra)
 
 let code =
     match args with
