@@ -8,7 +8,7 @@ open Xunit
 open Theory.Interop.Io
 open Theory.Tests.CliTests
 
-let private tempDir (name: string) = Directory.CreateTempSubdirectory("theory-agop-" + name).FullName
+let private tempDir (name: string) = scratchDir ("theory-agop-" + name)
 
 let private cli (args: string) =
     Theory.Cli.Progress.quiet <- true

@@ -5,6 +5,13 @@ open System
 open System.IO
 open Xunit
 
+/// A fresh temporary folder `PREFIX*`, removed when the test process exits (tests that keep their outputs for a
+/// later assertion need not clean up, and a failed test leaves nothing behind in /tmp).
+let scratchDir (prefix: string) =
+    let d = Directory.CreateTempSubdirectory(prefix).FullName
+    AppDomain.CurrentDomain.ProcessExit.Add(fun _ -> try Directory.Delete(d, true) with _ -> ())
+    d
+
 /// Runs the CLI entry point in-process with stderr captured; returns (exit code, stderr).
 let runCli (args: string[]) =
     let err = new StringWriter()

@@ -7,10 +7,7 @@ open Xunit
 open Theory.Interop.Io
 open Theory.Tests.CliTests
 
-let private tempDir () =
-    let d = Path.Combine(Path.GetTempPath(), "theory-integrate-" + Guid.NewGuid().ToString("N"))
-    Directory.CreateDirectory d |> ignore
-    d
+let private tempDir () = scratchDir "theory-integrate-"
 
 /// A small, fast configuration: a ring of 16 pixels, K = 2, T = 5.
 let private small (out: string) =

@@ -13,7 +13,7 @@ module OverlayCliTests =
 
     let private small = "--dim 1 --size 16 --time 30 --test-size 200 --log-points 12 --snapshots 2 --seeds 2"
 
-    let private tempDir () = Directory.CreateTempSubdirectory("theory-overlay").FullName
+    let private tempDir () = scratchDir "theory-overlay"
 
     let private cli (args: string) =
         Theory.Cli.Progress.quiet <- true

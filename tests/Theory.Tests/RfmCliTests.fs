@@ -6,9 +6,8 @@ open System.IO
 open Xunit
 open Theory.Tests.CliTests
 
-let private tempDir () =
-    let d = Path.Combine(Path.GetTempPath(), "theory-rfm-" + Guid.NewGuid().ToString("N"))
-    d
+/// A folder that does not exist yet, inside a scratch folder removed at exit.
+let private tempDir () = Path.Combine(scratchDir "theory-rfm-", "out")
 
 let private small =
     [| "rfm"; "--dim"; "1"; "--size"; "16"; "--xi"; "1"; "3"; "--train"; "60"; "--test"; "40"; "--iterations"; "2"

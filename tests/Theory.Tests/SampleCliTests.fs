@@ -17,8 +17,7 @@ module SampleCliTests =
     open Theory.Interop.Io
     open Theory.Tests.CliTests
 
-    let private tempDir () =
-        Directory.CreateTempSubdirectory("theory-sample-").FullName
+    let private tempDir () = scratchDir "theory-sample-"
 
     let private sample (extra: string) (dir: string) =
         let args = (sprintf "sample --dim 2 --size 8 --xi 1 2 --gain 10 --count 5 --stats-samples 2000 --seed 3 %s --out" extra).Split(' ', StringSplitOptions.RemoveEmptyEntries)

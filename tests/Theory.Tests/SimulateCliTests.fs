@@ -18,7 +18,7 @@ module SimulateCliTests =
 
     let private small = "simulate --dim 1 --size 16 --time 30 --test-size 200 --log-points 10 --snapshots 3"
 
-    let private tempDir () = Directory.CreateTempSubdirectory("theory-simulate").FullName
+    let private tempDir () = scratchDir "theory-simulate"
 
     let private simulate (args: string) =
         Theory.Cli.Progress.quiet <- true

@@ -17,10 +17,7 @@ module SingleNeuronCliTests =
     open Theory.Interop.Io
     open Theory.Tests.CliTests
 
-    let private tempDir () =
-        let d = Path.Combine(Path.GetTempPath(), "theory-neuron-tests", Guid.NewGuid().ToString("N"))
-        Directory.CreateDirectory d |> ignore
-        d
+    let private tempDir () = scratchDir "theory-neuron-"
 
     [<Theory>]
     [<InlineData("neuron --neuron-bias nan", "--neuron-bias")>]

@@ -98,4 +98,4 @@ let filesUnder (dir: string) =
     |> Array.map (fun f -> Path.GetRelativePath(dir, f))
     |> Array.sort
 
-let tempDir (prefix: string) = Directory.CreateTempSubdirectory(prefix).FullName
+let tempDir (prefix: string) = Theory.Tests.CliTests.scratchDir prefix
