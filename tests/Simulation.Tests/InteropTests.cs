@@ -29,12 +29,19 @@ public class InteropTests
     public void AtomicWriteLeavesNoTemporaryFileOnFailure()
     {
         var dir = Directory.CreateTempSubdirectory("theory-atomic").FullName;
-        var path = Path.Combine(dir, "out.csv");
-        File.WriteAllText(path, "old");
-        Assert.Throws<InvalidOperationException>(() =>
-            AtomicFile.Write(path, s => { s.WriteByte(1); throw new InvalidOperationException("boom"); }));
-        Assert.Equal("old", File.ReadAllText(path));
-        Assert.Single(Directory.GetFiles(dir));
+        try
+        {
+            var path = Path.Combine(dir, "out.csv");
+            File.WriteAllText(path, "old");
+            Assert.Throws<InvalidOperationException>(() =>
+                AtomicFile.Write(path, s => { s.WriteByte(1); throw new InvalidOperationException("boom"); }));
+            Assert.Equal("old", File.ReadAllText(path));
+            Assert.Single(Directory.GetFiles(dir));
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
     }
 
     [Fact]
