@@ -1,6 +1,6 @@
 using System.Numerics.Tensors;
-using MathNet.Numerics.LinearAlgebra;
 using Theory.Simulation.Data;
+using Theory.Simulation.Kernels;
 using Theory.Simulation.Training;
 
 namespace Theory.Simulation.Analysis;
@@ -109,7 +109,7 @@ public static class Agop
         for (int a = 0; a < r; a++)
             for (int b = 0; b <= a; b++)
                 gram[a * r + b] = gram[b * r + a] = TensorPrimitives.Dot(w.Slice(units[a] * d, d), w.Slice(units[b] * d, d));
-        var (sigma, p) = SymmetricEigen(gram, r);
+        var (sigma, p) = DenseLinearAlgebra.SymmetricEigen(gram, r);
         double top = sigma.Length > 0 ? sigma[0] : 0;
         int m = 0;
         while (m < r && sigma[m] > 1e-12 * top && sigma[m] > 0) m++;
@@ -133,7 +133,7 @@ public static class Agop
                         sum += p[a * r + c] * moment[units[a] * k + units[b]] * p[b * r + e];
                 t[c * m + e] = t[e * m + c] = scale * Math.Sqrt(sigma[c] * sigma[e]) * sum;
             }
-        var (lambda, v) = SymmetricEigen(t, m);
+        var (lambda, v) = DenseLinearAlgebra.SymmetricEigen(t, m);
         double floor = EigenvalueFloor(lambda);
         // Rows of (Q V)^T scaled by lambda^(s/2): Z_c = lambda_c^(s/2) sum_e V(e, c) Q_e, then result = Z^T Z.
         var z = new double[m * d];
@@ -156,7 +156,7 @@ public static class Agop
     /// </summary>
     public static double[] SymmetricPower(ReadOnlySpan<double> m, int dim, double s)
     {
-        var (lambda, u) = SymmetricEigen(m, dim);
+        var (lambda, u) = DenseLinearAlgebra.SymmetricEigen(m, dim);
         double floor = EigenvalueFloor(lambda);
         var result = new double[dim * dim];
         for (int c = 0; c < dim; c++)
@@ -256,27 +256,6 @@ public static class Agop
     /// </summary>
     private static double EigenvalueFloor(double[] descending) =>
         descending.Length > 0 && descending[0] > 0 ? 1e-12 * descending[0] : 0.0;
-
-    /// <summary>Eigenvalues (descending) and eigenvectors (row-major, column c for eigenvalue c) of a symmetric matrix
-    /// (symmetrised first).</summary>
-    private static (double[] Values, double[] Vectors) SymmetricEigen(ReadOnlySpan<double> m, int dim)
-    {
-        if (m.Length != dim * dim) throw new ArgumentException($"matrix has {m.Length} entries, expected {dim} x {dim}");
-        var sym = new double[dim * dim];
-        for (int i = 0; i < dim; i++)
-            for (int j = 0; j < dim; j++) sym[i * dim + j] = 0.5 * (m[i * dim + j] + m[j * dim + i]);
-        var evd = Matrix<double>.Build.Dense(dim, dim, sym).Evd(Symmetricity.Symmetric);
-        var values = new double[dim];
-        var vectors = new double[dim * dim];
-        var ev = evd.EigenVectors;
-        for (int c = 0; c < dim; c++)
-        {
-            int src = dim - 1 - c; // MathNet: ascending
-            values[c] = evd.EigenValues[src].Real;
-            for (int i = 0; i < dim; i++) vectors[i * dim + c] = ev[i, src];
-        }
-        return (values, vectors);
-    }
 }
 
 /// <summary>Correlation of two matrices as the neural feature ansatz measures it (SCIENCE.md section 6).</summary>

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using Theory.Interop;
 using Theory.Simulation.Data;
 
@@ -361,6 +362,28 @@ public sealed unsafe class ConvolutionalKernelMachine : IMetricKernelMachine
         }
     }
 
+    /// <summary>Squared patch distances ||phi_qi[:, p..p+w) - phi_b[:, p..p+w)||^2 of four queries to training image b
+    /// at one vector of positions (the inner loop of both kernel passes; inlined).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SquaredDistances(Quad q, double* b, int r, int pad, int p,
+        out Vector<double> d0, out Vector<double> d1, out Vector<double> d2, out Vector<double> d3)
+    {
+        d0 = default; d1 = default; d2 = default; d3 = default;
+        for (int c = 0; c < r; c++)
+        {
+            long o = (long)c * pad + p;
+            var vb = Vector.Load(b + o);
+            var t0 = Vector.Load(q.P0 + o) - vb;
+            var t1 = Vector.Load(q.P1 + o) - vb;
+            var t2 = Vector.Load(q.P2 + o) - vb;
+            var t3 = Vector.Load(q.P3 + o) - vb;
+            d0 = Vector.FusedMultiplyAdd(t0, t0, d0);
+            d1 = Vector.FusedMultiplyAdd(t1, t1, d1);
+            d2 = Vector.FusedMultiplyAdd(t2, t2, d2);
+            d3 = Vector.FusedMultiplyAdd(t3, t3, d3);
+        }
+    }
+
     /// <summary>sums[i] = sum_p exp(-||phi_qi[:, p] - phi_b[:, p]|| / L) over real positions, for four queries.</summary>
     private void KernelSums(Quad q, double* b, int r, double* mask, double[] sums)
     {
@@ -369,20 +392,7 @@ public sealed unsafe class ConvolutionalKernelMachine : IMetricKernelMachine
         Vector<double> s0 = default, s1 = default, s2 = default, s3 = default;
         for (int p = 0; p < pad; p += w)
         {
-            Vector<double> d0 = default, d1 = default, d2 = default, d3 = default;
-            for (int c = 0; c < r; c++)
-            {
-                long o = (long)c * pad + p;
-                var vb = Vector.Load(b + o);
-                var t0 = Vector.Load(q.P0 + o) - vb;
-                var t1 = Vector.Load(q.P1 + o) - vb;
-                var t2 = Vector.Load(q.P2 + o) - vb;
-                var t3 = Vector.Load(q.P3 + o) - vb;
-                d0 = Vector.FusedMultiplyAdd(t0, t0, d0);
-                d1 = Vector.FusedMultiplyAdd(t1, t1, d1);
-                d2 = Vector.FusedMultiplyAdd(t2, t2, d2);
-                d3 = Vector.FusedMultiplyAdd(t3, t3, d3);
-            }
+            SquaredDistances(q, b, r, pad, p, out var d0, out var d1, out var d2, out var d3);
             var mk = Vector.Load(mask + p);
             s0 += mk * Vector.Exp(Vector.SquareRoot(d0) * scale);
             s1 += mk * Vector.Exp(Vector.SquareRoot(d1) * scale);
@@ -404,20 +414,7 @@ public sealed unsafe class ConvolutionalKernelMachine : IMetricKernelMachine
         var ab = new Vector<double>(alphaB);
         for (int p = 0; p < pad; p += w)
         {
-            Vector<double> d0 = default, d1 = default, d2 = default, d3 = default;
-            for (int c = 0; c < r; c++)
-            {
-                long o = (long)c * pad + p;
-                var vb = Vector.Load(b + o);
-                var t0 = Vector.Load(q.P0 + o) - vb;
-                var t1 = Vector.Load(q.P1 + o) - vb;
-                var t2 = Vector.Load(q.P2 + o) - vb;
-                var t3 = Vector.Load(q.P3 + o) - vb;
-                d0 = Vector.FusedMultiplyAdd(t0, t0, d0);
-                d1 = Vector.FusedMultiplyAdd(t1, t1, d1);
-                d2 = Vector.FusedMultiplyAdd(t2, t2, d2);
-                d3 = Vector.FusedMultiplyAdd(t3, t3, d3);
-            }
+            SquaredDistances(q, b, r, pad, p, out var d0, out var d1, out var d2, out var d3);
             var w0 = Weight(d0, scale, ab);
             var w1 = Weight(d1, scale, ab);
             var w2 = Weight(d2, scale, ab);

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using MathNet.Numerics.LinearAlgebra;
 using Theory.Interop;
 
 namespace Theory.Simulation.Kernels;
@@ -115,6 +116,28 @@ public static class DenseLinearAlgebra
                 }
             }
         }
+    }
+
+    /// <summary>Eigenvalues (descending) and eigenvectors (row-major, column c for eigenvalue c) of a symmetric
+    /// dim x dim matrix, symmetrised first as (m + m^T) / 2 (MathNet's dense symmetric solver; it returns ascending
+    /// order, reversed here).</summary>
+    public static (double[] Values, double[] Vectors) SymmetricEigen(ReadOnlySpan<double> m, int dim)
+    {
+        if (m.Length != dim * dim) throw new ArgumentException($"matrix has {m.Length} entries, expected {dim} x {dim}");
+        var sym = new double[dim * dim];
+        for (int i = 0; i < dim; i++)
+            for (int j = 0; j < dim; j++) sym[i * dim + j] = 0.5 * (m[i * dim + j] + m[j * dim + i]);
+        var evd = Matrix<double>.Build.Dense(dim, dim, sym).Evd(Symmetricity.Symmetric);
+        var values = new double[dim];
+        var vectors = new double[dim * dim];
+        var ev = evd.EigenVectors;
+        for (int c = 0; c < dim; c++)
+        {
+            int src = dim - 1 - c;
+            values[c] = evd.EigenValues[src].Real;
+            for (int i = 0; i < dim; i++) vectors[i * dim + c] = ev[i, src];
+        }
+        return (values, vectors);
     }
 
     /// <summary>Transposes a rows x cols row-major matrix into <paramref name="dst"/> (cols x rows), cache-blocked.</summary>

@@ -1,4 +1,3 @@
-using MathNet.Numerics.LinearAlgebra;
 
 namespace Theory.Simulation.Kernels;
 
@@ -71,20 +70,7 @@ public sealed class MetricFactor
             return new MetricFactor(dim, ones, id, (double[])id.Clone(), dim, identity: true);
         }
 
-        // MathNet reads column-major; a symmetric matrix is the same either way (after symmetrising).
-        var sym = new double[dim * dim];
-        for (int i = 0; i < dim; i++)
-            for (int j = 0; j < dim; j++) sym[i * dim + j] = 0.5 * (m[i * dim + j] + m[j * dim + i]);
-        var evd = Matrix<double>.Build.Dense(dim, dim, sym).Evd(Symmetricity.Symmetric);
-        // MathNet returns ascending eigenvalues; reverse to descending.
-        var values = new double[dim];
-        var vectors = new double[dim * dim];
-        for (int c = 0; c < dim; c++)
-        {
-            int src = dim - 1 - c;
-            values[c] = evd.EigenValues[src].Real;
-            for (int i = 0; i < dim; i++) vectors[i * dim + c] = evd.EigenVectors[i, src];
-        }
+        var (values, vectors) = DenseLinearAlgebra.SymmetricEigen(m, dim);
         double top = Math.Max(values[0], 0);
         int rank = 0;
         while (rank < dim && values[rank] > RelativeCutoff * top) rank++;
