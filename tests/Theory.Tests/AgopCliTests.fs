@@ -10,9 +10,7 @@ open Theory.Tests.CliTests
 
 let private tempDir (name: string) = scratchDir ("theory-agop-" + name)
 
-let private cli (args: string) =
-    Theory.Cli.Progress.quiet <- true
-    runCli (args.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+let private cli (args: string) = runCliLine args
 
 /// A tiny simulate run: 1D ring of 16, two seeds, snapshots at logged times (8 log intervals, 2 snapshot intervals).
 let private simulate (extra: string) =

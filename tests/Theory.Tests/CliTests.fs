@@ -26,6 +26,11 @@ let runCli (args: string[]) =
         Console.SetError oldErr
         Console.SetOut oldOut
 
+/// `runCli` of a command line given as one string (split at spaces), progress bars off.
+let runCliLine (args: string) =
+    Theory.Cli.Progress.quiet <- true
+    runCli (args.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+
 [<Fact>]
 let ``top-level help exits 0 and lists sample`` () =
     let code, _, out = runCli [| "--help" |]

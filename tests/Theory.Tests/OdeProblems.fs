@@ -41,6 +41,14 @@ let stiffVanDerPol (eps: float) : Rhs =
         d[0] <- y[1]
         d[1] <- ((1.0 - y[0] * y[0]) * y[1] - y[0]) / eps
 
+/// The analytic Jacobian of `stiffVanDerPol eps` (costs no right-hand-side evaluations).
+let stiffVanDerPolJacobian (eps: float) : JacobianFunction =
+    fun _ y j ->
+        j[0, 0] <- 0.0
+        j[0, 1] <- 1.0
+        j[1, 0] <- (-2.0 * y[0] * y[1] - 1.0) / eps
+        j[1, 1] <- (1.0 - y[0] * y[0]) / eps
+
 /// Brusselator x' = 1 + x^2 y - 4x, y' = 3x - x^2 y.
 let brusselator: Rhs =
     fun _ y d ->
@@ -53,6 +61,19 @@ let robertson: Rhs =
         d[0] <- -0.04 * y[0] + 1e4 * y[1] * y[2]
         d[1] <- 0.04 * y[0] - 1e4 * y[1] * y[2] - 3e7 * y[1] * y[1]
         d[2] <- 3e7 * y[1] * y[1]
+
+/// m weakly coupled stiff 2 x 2 blocks with rates up to 1e4.
+let blockSystem (m: int) : Rhs =
+    fun _ y d ->
+        let mutable mean = 0.0
+        for b in 0 .. m - 1 do
+            mean <- mean + y[2 * b]
+        mean <- mean / float m
+        for b in 0 .. m - 1 do
+            let k = 1e4 * float (b + 1) / float m
+            let u, v = y[2 * b], y[2 * b + 1]
+            d[2 * b] <- -k * (u - cos v) + 0.01 * mean
+            d[2 * b + 1] <- -v + 0.1 * u
 
 /// Nonlinear problem with a closed-form solution: the attracting limit cycle r' = r (1 - r^2), theta' = 1.
 let limitCycle: Rhs =

@@ -273,14 +273,6 @@ let ``linear systems match the matrix exponential, with dense and with analytic 
 
 let private vdpY0 = [| 2.0; 0.0 |]
 
-/// The analytic Jacobian of `stiffVanDerPol eps` (costs no right-hand-side evaluations).
-let private stiffVanDerPolJacobian (eps: float) : JacobianFunction =
-    fun _ y j ->
-        j[0, 0] <- 0.0
-        j[0, 1] <- 1.0
-        j[1, 0] <- (-2.0 * y[0] * y[1] - 1.0) / eps
-        j[1, 1] <- (1.0 - y[0] * y[0]) / eps
-
 [<Fact>]
 let ``issue 4, stiff Van der Pol: the best stiff solver needs 4.5 times fewer evaluations than DOPRI5 at eps = 1e-3 and 25 times at 1e-4`` () =
     // The issue asks for 10 x at eps = 1e-3 (at most 873 evaluations, error within 2 x DOPRI5's at 1e-6, reference
@@ -333,19 +325,6 @@ let ``Robertson: the Rosenbrock methods match DOPRI5 at t = 40 and reach t = 1e5
             Assert.True(Array.forall (fun v -> v > -1e-10) y, sprintf "%A: negative concentration %A" m y)
         Assert.True(maxAbsDiff s.States[3] radau.States[3] < 1e-5, sprintf "%A vs Radau5 at 1e5: %A vs %A" m s.States[3] radau.States[3])
         Assert.True(s.Stats.Evaluations < 5000, sprintf "%A: %A" m s.Stats)
-
-/// m weakly coupled stiff 2 x 2 blocks with rates up to 1e4 (as in the Radau5 tests).
-let private blockSystem (m: int) : Rhs =
-    fun _ y d ->
-        let mutable mean = 0.0
-        for b in 0 .. m - 1 do
-            mean <- mean + y[2 * b]
-        mean <- mean / float m
-        for b in 0 .. m - 1 do
-            let k = 1e4 * float (b + 1) / float m
-            let u, v = y[2 * b], y[2 * b + 1]
-            d[2 * b] <- -k * (u - cos v) + 0.01 * mean
-            d[2 * b + 1] <- -v + 0.1 * u
 
 [<Fact>]
 let ``block-diagonal Jacobians give the dense answer for fewer evaluations; the W-method keeps costly Jacobians`` () =

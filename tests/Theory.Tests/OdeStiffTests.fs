@@ -65,19 +65,6 @@ let ``Robertson: both stiff solvers match DOPRI5 at t = 40 and reach t = 1e5 con
     Assert.True(maxAbsDiff ends[0] ends[1] < 1e-5, sprintf "%A vs %A" ends[0] ends[1])
     Assert.True(abs (ends[0][0] - 0.01786) < 1e-4, sprintf "y1(1e5) = %g" (ends[0][0]))
 
-/// m weakly coupled stiff 2 x 2 blocks with rates up to 1e4.
-let private blockSystem (m: int) : Rhs =
-    fun _ y d ->
-        let mutable mean = 0.0
-        for b in 0 .. m - 1 do
-            mean <- mean + y[2 * b]
-        mean <- mean / float m
-        for b in 0 .. m - 1 do
-            let k = 1e4 * float (b + 1) / float m
-            let u, v = y[2 * b], y[2 * b + 1]
-            d[2 * b] <- -k * (u - cos v) + 0.01 * mean
-            d[2 * b + 1] <- -v + 0.1 * u
-
 let private blockJacobian (m: int) : JacobianFunction =
     fun _ y j ->
         for i in 0 .. 2 * m - 1 do

@@ -15,9 +15,7 @@ module OverlayCliTests =
 
     let private tempDir () = scratchDir "theory-overlay"
 
-    let private cli (args: string) =
-        Theory.Cli.Progress.quiet <- true
-        runCli (args.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+    let private cli (args: string) = runCliLine args
 
     let private text (dir: string) (file: string) = File.ReadAllText(Path.Combine(dir, file))
 

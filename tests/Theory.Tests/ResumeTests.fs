@@ -9,9 +9,7 @@ open Xunit
 open Theory.Tests.CliTests
 open Theory.Tests.SweepSupport
 
-let private simulate (args: string) =
-    Theory.Cli.Progress.quiet <- true
-    runCli (args.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+let private simulate (args: string) = runCliLine args
 
 let private run = "--dim 1 --size 32 --time 8000 --test-size 300 --log-points 20 --snapshots 3 --seeds 2 --seed 5"
 

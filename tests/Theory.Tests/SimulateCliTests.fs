@@ -20,9 +20,7 @@ module SimulateCliTests =
 
     let private tempDir () = scratchDir "theory-simulate"
 
-    let private simulate (args: string) =
-        Theory.Cli.Progress.quiet <- true
-        runCli (args.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+    let private simulate (args: string) = runCliLine args
 
     /// Rows of a CSV (header excluded) whose `seed` column equals `seed`, as text.
     let private rowsOf (path: string) (seed: int) =
