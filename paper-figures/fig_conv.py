@@ -25,14 +25,7 @@ MAX_PAIRS = 6
 
 def filters(folder, seed=0, t=None):
     """Conv filters of one seed at time t (default: final): {unit: (offsets_x, offsets_y, taps)}."""
-    cols = style.read_csv(os.path.join(folder, "weights", f"seed_{seed}.csv"))
-    ts = np.array(cols["t"], dtype=float)
-    t = ts.max() if t is None else ts[np.argmin(np.abs(ts - t))]
-    sel = ts == t
-    units = np.array(cols["unit"], dtype=int)[sel]
-    x = np.array(cols["x"], dtype=int)[sel]
-    y = np.array(cols["y"], dtype=int)[sel]
-    w = np.array(cols["w"], dtype=float)[sel]
+    units, x, y, w = runs.snapshot_rows(folder, seed, t)
     return {int(k): (x[units == k], y[units == k], w[units == k]) for k in sorted(set(units))}
 
 
@@ -89,13 +82,7 @@ def main():
         img = img / (np.abs(img).max() or 1.0)
         colour = style.POP_PLUS if j < k // 2 else style.POP_MINUS
         if dim == 2:
-            ax.imshow(img, cmap=style.SIGNED, vmin=-1, vmax=1, interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for side in ax.spines.values():
-                side.set_visible(True)
-                side.set_edgecolor(colour)
-                side.set_linewidth(1.5)
+            style.framed_image(ax, img, style.SIGNED, -1, 1, colour, 1.5)
         else:
             offsets = np.arange(len(img)) + f[0].min()
             ax.plot(offsets, img, color=colour, marker="o", ms=2, lw=1)
@@ -143,12 +130,7 @@ def main():
                 shown = np.ma.masked_invalid(img)
                 cmap = plt.get_cmap(style.SIGNED).copy()
                 cmap.set_bad("white")
-                ax.imshow(shown, cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
-                ax.set_xticks([])
-                ax.set_yticks([])
-                for side in ax.spines.values():
-                    side.set_visible(True)
-                    side.set_linewidth(0.6)
+                style.framed_image(ax, shown, cmap, -1, 1)
                 ax.set_title(title, fontsize=6, pad=2)
                 if j == 0:
                     ax.set_ylabel(f"fully-connected\nreceptive field\n({2 * half + 1} x {2 * half + 1} window)"

@@ -49,12 +49,7 @@ def draw_samples(fig, spec, images, kind, data, letter):
         for c in (0, 1):
             for j in range(2):
                 ax = fig.add_subplot(grid[c, j])
-                ax.imshow(images[(kind, c)][j], cmap=style.IMAGES, vmin=-lim, vmax=lim, interpolation="nearest")
-                ax.set_xticks([])
-                ax.set_yticks([])
-                for side in ax.spines.values():
-                    side.set_visible(True)
-                    side.set_linewidth(0.6)
+                style.framed_image(ax, images[(kind, c)][j], style.IMAGES, -lim, lim)
                 if j == 0:
                     ax.set_ylabel(f"xi = {xi[c]:g}\ny = {label[c]}", fontsize=7)
                 if c == 0 and j == 0:
@@ -100,13 +95,7 @@ def draw_fields(fig, spec, folder, letter):
                 ax = fig.add_subplot(grid[r, j])
                 axes.append(ax)
                 img = w[u] / (np.abs(w[u]).max() or 1.0)
-                ax.imshow(img, cmap=style.SIGNED, vmin=-1, vmax=1, interpolation="nearest")
-                ax.set_xticks([])
-                ax.set_yticks([])
-                for side in ax.spines.values():
-                    side.set_visible(True)
-                    side.set_edgecolor(colour)
-                    side.set_linewidth(1.5)
+                style.framed_image(ax, img, style.SIGNED, -1, 1, colour, 1.5)
                 ax.set_xlabel(f"IPR {iprs[units == u][0]:.3f}", fontsize=6, labelpad=1)
                 if j == 0:
                     ax.set_ylabel("+b units" if pop == "pos" else "-b units", color=colour, fontsize=7)

@@ -64,20 +64,25 @@ def final_rows(folder):
     return {k: [v[i] for i in idx] for k, v in traj.items()}
 
 
+def snapshot_rows(folder, seed=0, t=None):
+    """The rows of one seed's weights/seed_S.csv at the snapshot nearest time t (default: the final one), as arrays
+    (unit, x, y, w); x, y are pixels of a fully-connected run and tap offsets of a --model conv run."""
+    import numpy as np
+    cols = style.read_csv(os.path.join(folder, "weights", f"seed_{seed}.csv"))
+    ts = np.array(cols["t"], dtype=float)
+    t = ts.max() if t is None else ts[np.argmin(np.abs(ts - t))]
+    sel = ts == t
+    return (np.array(cols["unit"], dtype=int)[sel], np.array(cols["x"], dtype=int)[sel],
+            np.array(cols["y"], dtype=int)[sel], np.array(cols["w"], dtype=float)[sel])
+
+
 def weights_at(folder, seed=0, t=None):
     """Weight snapshot of one seed (weights/seed_S.csv) at time t (default: the final one) as a dict
     unit -> array (1D: L values; 2D: L x L, row y, column x)."""
     import numpy as np
     m = style.manifest(folder)["config"]["data"]
     dim, size = int(m["dim"]), int(m["size"])
-    cols = style.read_csv(os.path.join(folder, "weights", f"seed_{seed}.csv"))
-    ts = np.array(cols["t"], dtype=float)
-    t = ts.max() if t is None else ts[np.argmin(np.abs(ts - t))]
-    sel = ts == t
-    units = np.array(cols["unit"], dtype=int)[sel]
-    x = np.array(cols["x"], dtype=int)[sel]
-    y = np.array(cols["y"], dtype=int)[sel]
-    w = np.array(cols["w"], dtype=float)[sel]
+    units, x, y, w = snapshot_rows(folder, seed, t)
     out = {}
     for k in sorted(set(units)):
         m_k = units == k

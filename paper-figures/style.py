@@ -129,3 +129,16 @@ def manifest(folder):
 def panel_label(ax, letter, x=-0.12, y=1.04):
     """The paper's panel letter in bold at the top left of AX."""
     ax.text(x, y, letter, transform=ax.transAxes, fontsize=11, fontweight="bold", va="bottom", ha="right")
+
+
+def framed_image(ax, img, cmap, vmin, vmax, colour=None, linewidth=0.6):
+    """An image without ticks in a frame (coloured by population when COLOUR is given): receptive fields, filters,
+    input samples."""
+    ax.imshow(img, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for side in ax.spines.values():
+        side.set_visible(True)
+        if colour is not None:
+            side.set_edgecolor(colour)
+        side.set_linewidth(linewidth)
