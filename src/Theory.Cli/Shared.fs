@@ -208,6 +208,15 @@ let trainingSpec (o: Bag) : TrainingSpec =
     )
         .Validate()
 
+/// The tables a command writes under a folder (atomically), with their names relative to it, in the order written,
+/// for the manifest's file list.
+type OutputFiles(root: string) =
+    let names = Collections.Generic.List<string>()
+    member _.Write(name: string, table: CsvTable) =
+        table.Save(IO.Path.Combine(root, name))
+        names.Add name
+    member _.Names = names
+
 /// The output folder (`--out`, default `runs/<command>`), created and probed for writing. Commands call it after
 /// validating every option: in `DryRun` mode it stops the command here (nothing is created).
 let runDirectory (o: Bag) (command: string) =

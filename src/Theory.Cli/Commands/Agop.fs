@@ -79,20 +79,17 @@ let run (o: Bag) : int =
         let task = Theory.Simulation.Data.NlgpTask folder.Data
         let sample = AgopAnalysis.Sample(task, folder.Training.Inputs, seed, samples)
         let results = analyseSeeds folder snapshots sample
-        let files = ResizeArray<string>([ "manifest.json" ])
-        let write (name: string) (table: CsvTable) =
-            table.Save(dir.File name)
-            files.Add name
-        write "nfa.csv" (AgopTables.Nfa results)
-        write "band.csv" (AgopTables.Band results)
-        write "band_radial.csv" (AgopTables.BandRadial results)
-        write "band_width.csv" (AgopTables.BandWidth results)
+        let out = OutputFiles dir.Path
+        out.Write("nfa.csv", AgopTables.Nfa results)
+        out.Write("band.csv", AgopTables.Band results)
+        out.Write("band_radial.csv", AgopTables.BandRadial results)
+        out.Write("band_width.csv", AgopTables.BandWidth results)
         if matrices then
             for r in results do
                 for KeyValue((population, matrix), m) in r.FinalMatrices do
-                    write (Path.Combine("matrices", sprintf "seed_%d_%s_%s.csv" r.Seed matrix population))
-                        (AgopTables.Matrix(m, folder.Features))
-        manifest.Files <- files
+                    out.Write(Path.Combine("matrices", sprintf "seed_%d_%s_%s.csv" r.Seed matrix population),
+                              AgopTables.Matrix(m, folder.Features))
+        manifest.Files <- Collections.Generic.List<string>(Seq.append [ "manifest.json" ] out.Names)
         let interpolated =
             results |> Array.sumBy (fun r -> r.Nfa |> Seq.filter (fun p -> p.Parameters = ParameterSource.Interpolated) |> Seq.length)
         if interpolated > 0 then

@@ -24,24 +24,17 @@ let gainFolder (g: float) = "gain_" + g.ToString("R", inv)
 
 /// Writes an overlay's files into `dir` (relative names returned).
 let private save (dir: string) (settings: Overlay.Settings) (o: Overlay.Overlay) (r: Overlay.Report) =
-    let files = Collections.Generic.List<string>()
-    let write (name: string) (table: CsvTable) =
-        table.Save(Path.Combine(dir, name))
-        files.Add name
-    write "overlay.csv" (Overlay.overlayTable settings o r)
-    write "runs.csv" (Overlay.runsTable o)
-    write (Path.Combine("ode", "trajectory.csv")) (Theory.Get.Engine.trajectoryTable o.Network.K 2 false o.Ode.Rows)
+    let out = OutputFiles dir
+    out.Write("overlay.csv", Overlay.overlayTable settings o r)
+    out.Write("runs.csv", Overlay.runsTable o)
+    out.Write(Path.Combine("ode", "trajectory.csv"), Theory.Get.Engine.trajectoryTable o.Network.K 2 false o.Ode.Rows)
     for kind, runs in [ "nlgp", o.Nlgp; "clone", o.Clone ] do
-        write (Path.Combine(kind, "trajectory.csv")) (SimulationTables.Trajectory runs)
-        write (Path.Combine(kind, "units.csv")) (SimulationTables.Units runs)
-        write (Path.Combine(kind, "rf.csv")) (SimulationTables.ReceptiveFields runs)
-        for run in runs do
-            write (Path.Combine(kind, "weights", sprintf "seed_%d.csv" run.Seed)) (SimulationTables.Weights run)
+        Simulate.writeTables out kind runs
     let json = Overlay.reportJson settings o r
     let options = Text.Json.JsonSerializerOptions(Json.Options, Encoder = Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping)
     AtomicFile.WriteAllText(Path.Combine(dir, "breakdown.json"), json.ToJsonString(options) + "\n")
-    files.Add "breakdown.json"
-    files, json
+    out.Names.Add "breakdown.json"
+    out.Names, json
 
 /// The aligned row nearest to each decade, the breakdown times, and the end.
 let private printRows (o: Overlay.Overlay) (r: Overlay.Report) =

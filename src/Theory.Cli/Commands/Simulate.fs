@@ -36,18 +36,20 @@ let private withProgress (label: string) (first: int) (seeds: int) (work: (int -
                 let mean = lock gate (fun () -> fractions[i] <- f; Array.average fractions)
                 report 0 mean))
 
+/// The tables of fully-connected runs (trajectory, units, receptive fields, weight snapshots per seed), under
+/// `prefix` ("" for the run folder itself).
+let writeTables (out: OutputFiles) (prefix: string) (runs: SimulationResult[]) =
+    out.Write(IO.Path.Combine(prefix, "trajectory.csv"), SimulationTables.Trajectory runs)
+    out.Write(IO.Path.Combine(prefix, "units.csv"), SimulationTables.Units runs)
+    out.Write(IO.Path.Combine(prefix, "rf.csv"), SimulationTables.ReceptiveFields runs)
+    for run in runs do
+        out.Write(IO.Path.Combine(prefix, "weights", sprintf "seed_%d.csv" run.Seed), SimulationTables.Weights run)
+
 /// Writes every table of the runs into the run folder and lists the files in the manifest.
 let save (dir: RunDirectory) (manifest: RunManifest) (runs: SimulationResult[]) =
-    let files = ResizeArray<string>()
-    let write (name: string) (table: CsvTable) =
-        table.Save(dir.File name)
-        files.Add name
-    write "trajectory.csv" (SimulationTables.Trajectory runs)
-    write "units.csv" (SimulationTables.Units runs)
-    write "rf.csv" (SimulationTables.ReceptiveFields runs)
-    for run in runs do
-        write (IO.Path.Combine("weights", sprintf "seed_%d.csv" run.Seed)) (SimulationTables.Weights run)
-    manifest.Files <- Collections.Generic.List<string>(Seq.append [ "manifest.json" ] files)
+    let out = OutputFiles dir.Path
+    writeTables out "" runs
+    manifest.Files <- Collections.Generic.List<string>(Seq.append [ "manifest.json" ] out.Names)
 
 /// Headline numbers of each seed for the manifest and the printed summary.
 let private results (manifest: RunManifest) (runs: SimulationResult[]) =
@@ -100,14 +102,11 @@ let private runConvolution (dir: RunDirectory) (manifest: RunManifest) (data: Da
     let runs =
         withProgress " (conv)" training.Seed seeds (fun report ->
             ConvolutionRun.RunSeeds(task, network, training, kernel, seeds, (fun i f -> report i f), Interrupt.token ()))
-    let files = ResizeArray<string>([ "manifest.json" ])
-    let write (name: string) (table: CsvTable) =
-        table.Save(dir.File name)
-        files.Add name
-    write "trajectory.csv" (ConvolutionRun.Trajectory runs)
-    write "units.csv" (ConvolutionRun.Units runs)
+    let out = OutputFiles dir.Path
+    out.Write("trajectory.csv", ConvolutionRun.Trajectory runs)
+    out.Write("units.csv", ConvolutionRun.Units runs)
     for r in runs do
-        write (IO.Path.Combine("weights", sprintf "seed_%d.csv" r.Seed)) (ConvolutionRun.Filters r)
+        out.Write(IO.Path.Combine("weights", sprintf "seed_%d.csv" r.Seed), ConvolutionRun.Filters r)
     let perSeed = JsonArray()
     let rows =
         [ for r in runs ->
@@ -145,7 +144,7 @@ let private runConvolution (dir: RunDirectory) (manifest: RunManifest) (data: Da
                         .Add(int64 m.ShiftY).Add(m.Ncc).Add(m0.Ncc).EndRow() |> ignore
                     learned.Add(abs m.Ncc)
                     initial.Add(abs m0.Ncc)
-        write "compare.csv" table
+        out.Write("compare.csv", table)
         if learned.Count > 0 then
             let mean (xs: ResizeArray<float>) = Seq.average xs
             manifest.Results["compare_mean_abs_ncc"] <- JsonValue.Create(mean learned)
@@ -154,7 +153,7 @@ let private runConvolution (dir: RunDirectory) (manifest: RunManifest) (data: Da
                 fields.Length (fmt (mean learned)) (fmt (mean initial))
         else
             printfn "no localised receptive fields in the --compare run (rf.csv has none with localised = 1)"
-    manifest.Files <- Collections.Generic.List<string>(files)
+    manifest.Files <- Collections.Generic.List<string>(Seq.append [ "manifest.json" ] out.Names)
     printfn "results in %s" dir.Path
     match runs |> Array.tryFind (fun r -> r.Outcome = SimulationOutcome.Diverged) with
     | Some r -> raise (RunFailedException(sprintf "seed %d %s" r.Seed r.Failure, r.FailedStep))
