@@ -42,14 +42,20 @@ let ``identical curves give z = 0 everywhere and no breakdown`` () =
 
 [<Fact>]
 let ``a step divergence it is given is reported at the step`` () =
-    // Property over seeds and step positions: a shift of 15 noise scales after grid time k0 is found at k0.
+    // Property over seeds and step positions: a shift of 15 noise scales after grid time k0 is found at k0, or
+    // earlier only where the noise alone already put z beyond the threshold (same sign) at every grid time from the
+    // report up to k0: the detector reports the first time of a persistent run, and such a run may start just before
+    // the step (about 1 case in 1,300 at k0 - 1; the former version of this property failed on those).
     let prop (seed: int) (k: int) =
         let k0 = 5 + abs k % 90
         let rng = Rng(abs seed, RngStream.Analysis)
         let reference = noisyRuns rng 3 (fun _ -> 0.0)
         let other = noisyRuns rng 3 (fun t -> if t >= grid[k0] then -15.0 * sigma t else 0.0)
+        let z = zScores det grid reference other
         match divergence det grid reference other with
-        | Some d -> d.Index = k0 && d.Time = grid[k0] && d.Z < 0.0
+        | Some d ->
+            d.Index <= k0 && d.Time = grid[d.Index] && d.Z < 0.0
+            && Array.forall (fun i -> z[i] <= -det.Threshold) [| d.Index .. k0 - 1 |]
         | None -> false
     Check.One(Config.QuickThrowOnFailure.WithMaxTest(200), Prop.forAll (Arb.fromGen (Gen.zip (Gen.choose (0, 100000)) (Gen.choose (0, 1000)))) (fun (s, k) -> prop s k))
 
