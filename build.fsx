@@ -77,20 +77,12 @@ let countResults (dir: string) =
 let test (extra: string list) =
     let results = Path.Combine(root, "TestResults")
     if Directory.Exists results then Directory.Delete(results, true)
-    // The test hosts get a temporary folder of their own (TMPDIR), removed afterwards: whatever a test leaves behind
-    // (a killed child process's run folder, say) does not pile up in the machine's /tmp.
-    let scratch = Path.Combine(Path.GetTempPath(), sprintf "theory-tests-%d" Environment.ProcessId)
-    Directory.CreateDirectory scratch |> ignore
     let code =
-        try
-            dotnet (
-                [ "test"; "Theory.sln"; "-c"; "Release"; "--nologo"; "--logger"; "trx"; "--logger"; "console;verbosity=minimal"
-                  "--results-directory"; results ]
-                @ (extra |> List.filter (fun a -> a <> "--no-figures"))
-                @ [ "--"; "RunConfiguration.EnvironmentVariables.TMPDIR=" + scratch ]
-            )
-        finally
-            try Directory.Delete(scratch, true) with _ -> ()
+        dotnet (
+            [ "test"; "Theory.sln"; "-c"; "Release"; "--nologo"; "--logger"; "trx"; "--logger"; "console;verbosity=minimal"
+              "--results-directory"; results ]
+            @ (extra |> List.filter (fun a -> a <> "--no-figures"))
+        )
     let passed, failed, skipped = if Directory.Exists results then countResults results else (0, 0, 0)
     // A build failure or a crashed test host counts as one failure, so CI never reports green on it.
     let failed = if code <> 0 && failed = 0 then 1 else failed
