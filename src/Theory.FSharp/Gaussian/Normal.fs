@@ -164,10 +164,9 @@ let private nearOne (pMin: float) (h: float) (k: float) (r: float) =
         sum <- sum + half * weights[i] * g * (f - (1.0 + c * u * (1.0 + d * u)))
     pMin - sum / TwoPi
 
-/// Phi2(h, k; r) given ph = Phi(h) and pk = Phi(k) (callers that evaluate many pairs of the same arguments cache
-/// the marginals); h and k must already lie in [-40, 40]. See `bivariateCdf`.
+/// `bivariateCdfWith` for h <= k.
 [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
-let bivariateCdfWith (ph: float) (pk: float) (h: float) (k: float) (r: float) : float =
+let private bivariateCdfOrdered (ph: float) (pk: float) (h: float) (k: float) (r: float) : float =
     if r >= 1.0 then
         min ph pk
     elif r <= -1.0 then
@@ -196,6 +195,13 @@ let bivariateCdfWith (ph: float) (pk: float) (h: float) (k: float) (r: float) : 
                 ph - nearOne (min ph (1.0 - pk)) h -k -r
         // Frechet bounds (the result is exact to rounding; this only removes -1e-17 style noise).
         max (max 0.0 (ph + pk - 1.0)) (min value (min ph pk))
+
+/// Phi2(h, k; r) given ph = Phi(h) and pk = Phi(k) (callers that evaluate many pairs of the same arguments cache
+/// the marginals); h and k must already lie in [-40, 40]. See `bivariateCdf`. Phi2 is symmetric in (h, k); it is
+/// evaluated with h <= k, so the result is exactly symmetric (the reflection used for r near -1 treats its two
+/// arguments differently, which otherwise leaves a difference of an ulp).
+let bivariateCdfWith (ph: float) (pk: float) (h: float) (k: float) (r: float) : float =
+    if h > k then bivariateCdfOrdered pk ph k h r else bivariateCdfOrdered ph pk h k r
 
 // sin x on |x| <= pi/2 as x P(x^2), P the Taylor polynomial of degree 11 in x^2 (the first omitted term is below
 // 6e-21 there): 1 / (2j + 1)! with alternating signs.
@@ -294,10 +300,12 @@ type BivariateBatch(capacity: int) =
     /// Queues Phi2(h, k; r) given ph = Phi(h), pk = Phi(k) (h, k already clamped to [-40, 40]); returns its index.
     member _.Add(phv: float, pkv: float, h: float, k: float, r: float) =
         let i = count
-        ph[i] <- phv
-        pk[i] <- pkv
-        hh[i] <- h
-        kk[i] <- k
+        // Stored with h <= k, as `bivariateCdfWith` evaluates them (exact symmetry, the same result).
+        let swap = h > k
+        ph[i] <- (if swap then pkv else phv)
+        pk[i] <- (if swap then phv else pkv)
+        hh[i] <- (if swap then k else h)
+        kk[i] <- (if swap then h else k)
         rr[i] <- r
         count <- count + 1
         i
