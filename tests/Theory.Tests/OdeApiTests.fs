@@ -8,7 +8,7 @@ open Theory.Ode
 open Theory.Tests.OdeProblems
 
 let private decay: Rhs = fun _ y d -> d[0] <- -y[0]
-let private methods = [ Dopri5; Stiff; Bdf ]
+let private methods = [ Dopri5; Stiff; Bdf; Radau9; Radau13 ]
 
 [<Fact>]
 let ``grid output starts at y0, follows the grid, and integrates backwards too`` () =
@@ -142,8 +142,10 @@ let ``the integrator steps without allocating`` () =
     let rhs = linearRhs a
     let y0 = Array.init n (fun i -> float (i % 3) - 1.0)
     let buffer = Array.zeroCreate<float> n
-    for m in methods do
-        let it = Solver.init { tol 1e-8 with Method = m; MaxSteps = 100_000 } (Problem.ofRhs rhs) 0.0 y0 1e4
+    // MaxStep 1 keeps every method stepping (the Radau IIA methods would otherwise reach 1e4 in ~100 steps).
+    for o in [ for m in methods -> { tol 1e-8 with Method = m } ] @ [ { tol 1e-8 with Method = Radau9; Newton = Full } ] do
+        let m = o.Method, o.Newton
+        let it = Solver.init { o with MaxSteps = 100_000; MaxStep = 1.0 } (Problem.ofRhs rhs) 0.0 y0 1e4
         for _ in 1 .. 50 do
             it.Step() |> ignore
         let before = GC.GetAllocatedBytesForCurrentThread()
@@ -158,7 +160,7 @@ let ``the integrator steps without allocating`` () =
 [<Fact>]
 let ``the same problem gives bitwise-identical output`` () =
     let run m = Solver.solveGrid { Options.defaults with Method = m } (stiffVanDerPol 1e-3) [| 2.0; 0.0 |] (Array.init 21 (fun i -> 0.1 * float i))
-    for m in [ Dopri5; Stiff; Bdf; Auto ] do
+    for m in [ Dopri5; Stiff; Bdf; Auto; Radau9; Radau13 ] do
         let a, b = run m, run m
         Assert.Equal(a.Stats, b.Stats)
         for i in 0 .. a.States.Length - 1 do

@@ -64,7 +64,7 @@ let ``linear systems agree with the matrix exponential`` () =
     let a = Matrix<float>.Build.DenseOfArray(array2D [ [ -1.0; 2.0; 0.0 ]; [ -2.0; -1.0; 0.5 ]; [ 0.0; -0.5; -0.3 ] ])
     let y0 = [| 1.0; 0.0; -1.0 |]
     let grid = Array.init 21 (fun i -> 0.5 * float i)
-    for m in [ Dopri5; Stiff; Bdf ] do
+    for m in [ Dopri5; Stiff; Bdf; Radau9; Radau13 ] do
         let s = Solver.solveGrid { tol 1e-9 with Method = m } (linearRhs a) y0 grid
         for i in 0 .. grid.Length - 1 do
             let exact = (expm (a * grid[i]) * Vector<float>.Build.DenseOfArray y0).ToArray()

@@ -12,6 +12,8 @@ type OdeMethod =
     | Rodas4 = 4
     | Rodas5P = 5
     | Ros34PW2 = 6
+    | Radau9 = 7
+    | Radau13 = 8
 
 /// Which way the stop function must cross zero (for C# callers; see `Crossing`).
 type OdeCrossing =
@@ -40,6 +42,8 @@ type OdeSettings() =
     member val StiffnessTestInterval = Options.defaults.StiffnessTestInterval with get, set
     /// Highest BDF order (1..5).
     member val MaxOrder = Options.defaults.MaxOrder with get, set
+    /// Full Newton iteration (Jacobian at every stage and iterate) for Radau9 and Radau13; false = simplified.
+    member val FullNewton = false with get, set
     /// Sizes of the diagonal blocks of a block-diagonal finite-difference Jacobian; null = dense.
     member val JacobianBlocks: int[] = null with get, set
 
@@ -59,10 +63,13 @@ type OdeSettings() =
             | OdeMethod.Rodas4 -> Method.Rodas4
             | OdeMethod.Rodas5P -> Method.Rodas5P
             | OdeMethod.Ros34PW2 -> Method.Ros34PW2
+            | OdeMethod.Radau9 -> Method.Radau9
+            | OdeMethod.Radau13 -> Method.Radau13
             | _ -> Method.Dopri5
           StiffnessTestInterval = s.StiffnessTestInterval
           Jacobian = if isNull s.JacobianBlocks then DenseFiniteDifference else BlockDiagonal(Array.copy s.JacobianBlocks)
-          MaxOrder = s.MaxOrder }
+          MaxOrder = s.MaxOrder
+          Newton = if s.FullNewton then Full else Simplified }
 
 /// The result of an integration for C# callers.
 type OdeResult internal (solution: Solution) =

@@ -72,6 +72,17 @@ type IterationMatrix(n: int, blockSizes: int[], analytic: JacobianFunction optio
                         for i in 0 .. size - 1 do
                             jac[m + i * size + col] <- (fwork[o + i] - f0[o + i]) / delta
 
+    /// Writes the last evaluated J into the dense row-major n x n array `target` (zero outside the blocks).
+    member _.CopyDense(target: float[]) =
+        Array.Clear(target, 0, n * n)
+        for b in 0 .. nb - 1 do
+            let size = blockSizes[b]
+            let o = offsets[b]
+            let m = matOffsets[b]
+            for i in 0 .. size - 1 do
+                for j in 0 .. size - 1 do
+                    target[(o + i) * n + o + j] <- jac[m + i * size + j]
+
     /// Factors diag I - scale J (real); false when singular. The caller counts decompositions.
     member _.FactorReal(diag: float, scale: float) =
         for k in 0 .. total - 1 do

@@ -77,8 +77,9 @@ let private rankUpdateRows (c: float[]) (l: float[]) (u: float[]) (off: int) (ld
                 j <- j + 1
         t0 <- t0 + tw
 
-/// Runs `update r0 r1` over rows [first, last) in parallel chunks when the work is large.
-let private overRows (first: int) (last: int) (work: int64) (update: int -> int -> unit) =
+/// Runs `update r0 r1` over rows [first, last) in parallel chunks when the work is large (inline, so that the
+/// serial path allocates no closure).
+let inline private overRows (first: int) (last: int) (work: int64) (update: int -> int -> unit) =
     let rows = last - first
     if work >= ParallelFrom && rows >= 32 then
         let chunks = Math.Min(rows / 16, 4 * Environment.ProcessorCount)
@@ -136,9 +137,10 @@ let luFactor (a: float[]) (off: int) (n: int) (piv: int[]) (pivOff: int) : bool 
                     for i in k + 1 .. c0 - 1 do
                         let rowI = Span<float>(a, off + i * n + c0, m)
                         TensorPrimitives.MultiplyAdd(rowK, -a[off + i * n + k], rowI, rowI)
-                // A22 -= L21 U12.
+                // A22 -= L21 U12 (p0: an immutable copy of k0, so that no ref cell is allocated for it).
+                let p0 = k0
                 overRows c0 n (int64 m * int64 m * int64 kb) (fun r0 r1 ->
-                    rankUpdateRows a a a off n k0 k0 kb c0 m -1.0 r0 r1)
+                    rankUpdateRows a a a off n p0 p0 kb c0 m -1.0 r0 r1)
             k0 <- c0
         ok
 
@@ -233,11 +235,12 @@ let luFactorComplex (re: float[]) (im: float[]) (off: int) (n: int) (piv: int[])
                         TensorPrimitives.MultiplyAdd(ki, -lr, ii, ii)
                         TensorPrimitives.MultiplyAdd(kr, -li, ii, ii)
                 // A22 -= L21 U12 as four real rank-kb updates.
+                let p0 = k0
                 overRows c0 n (4L * int64 m * int64 m * int64 kb) (fun r0 r1 ->
-                    rankUpdateRows re re re off n k0 k0 kb c0 m -1.0 r0 r1
-                    rankUpdateRows re im im off n k0 k0 kb c0 m 1.0 r0 r1
-                    rankUpdateRows im re im off n k0 k0 kb c0 m -1.0 r0 r1
-                    rankUpdateRows im im re off n k0 k0 kb c0 m -1.0 r0 r1)
+                    rankUpdateRows re re re off n p0 p0 kb c0 m -1.0 r0 r1
+                    rankUpdateRows re im im off n p0 p0 kb c0 m 1.0 r0 r1
+                    rankUpdateRows im re im off n p0 p0 kb c0 m -1.0 r0 r1
+                    rankUpdateRows im im re off n p0 p0 kb c0 m -1.0 r0 r1)
             k0 <- c0
         ok
 

@@ -45,6 +45,8 @@ type Integrator internal (options: Options, problem: Problem, t0: float, y0: flo
         | Dopri5 -> Dopri5.Dopri5Stepper(options, f, t0, y0, tEnd, counters, false) :> Stepper
         | Auto -> Dopri5.Dopri5Stepper(options, f, t0, y0, tEnd, counters, true) :> Stepper
         | Stiff -> Radau5.Radau5Stepper(options, f, problem.Jacobian, t0, y0, tEnd, 0.0, counters) :> Stepper
+        | Radau9 -> RadauIIA.RadauStepper(options, 5, f, problem.Jacobian, t0, y0, tEnd, 0.0, counters) :> Stepper
+        | Radau13 -> RadauIIA.RadauStepper(options, 7, f, problem.Jacobian, t0, y0, tEnd, 0.0, counters) :> Stepper
         | Bdf -> Bdf.BdfStepper(options, f, problem.Jacobian, t0, y0, tEnd, 0.0, counters) :> Stepper
         | Rodas4 | Rodas5P | Ros34PW2 ->
             let tableau =

@@ -31,6 +31,22 @@ type Method =
     /// holds for any matrix in place of the Jacobian, so the Jacobian is kept across steps (refreshed only after
     /// a rejected step) and an approximate analytic Jacobian costs no accuracy, only stability.
     | Ros34PW2
+    /// Radau IIA of order 9 (5 stages, stiffly accurate, L-stable) with an embedded order-5 error estimate and
+    /// continuous output of order 5; the Newton iteration is chosen by `Options.Newton`. Fewer, longer steps
+    /// than Stiff: for tight tolerances and for small systems with an analytic Jacobian. One LU of the 5n x 5n
+    /// Newton matrix per factorisation, so best up to a few dozen equations.
+    | Radau9
+    /// Radau IIA of order 13 (7 stages), otherwise as Radau9: for very tight tolerances.
+    | Radau13
+
+/// The Newton iteration of the Radau9 and Radau13 methods.
+type NewtonIteration =
+    /// Hairer's simplified Newton iteration: the Jacobian at the start of the step, one LU per step size.
+    | Simplified
+    /// Newton's iteration with the Jacobian at every stage value of every iterate: converges quadratically, so
+    /// the fewest right-hand-side evaluations when an analytic Jacobian is given (with finite differences each
+    /// iteration costs s n evaluations more). One LU per iteration.
+    | Full
 
 /// How the stiff solver obtains the Jacobian when no analytic one is given.
 type JacobianMode =
@@ -63,7 +79,9 @@ type Options =
       /// Jacobian of the stiff solver when the problem gives no analytic one.
       Jacobian: JacobianMode
       /// Highest order of the Bdf method (1..5).
-      MaxOrder: int }
+      MaxOrder: int
+      /// Newton iteration of Radau9 and Radau13 (the other methods ignore it).
+      Newton: NewtonIteration }
 
 module Options =
     /// rtol = atol = 1e-6, Hairer's initial step, no step limit, at most 1,000,000 steps, Dopri5.
@@ -77,7 +95,8 @@ module Options =
           Method = Dopri5
           StiffnessTestInterval = 1000
           Jacobian = DenseFiniteDifference
-          MaxOrder = 5 }
+          MaxOrder = 5
+          Newton = Simplified }
 
 /// Which way a stop-condition function must cross zero to stop the integration.
 type Crossing =
