@@ -213,3 +213,61 @@ public class OdeStiffSystemBench
     [Benchmark] public double BdfDense() => Run(OdeMethod.Bdf, false);
     [Benchmark] public double BdfBlocks() => Run(OdeMethod.Bdf, true);
 }
+
+/// <summary>
+/// Issue 4's stiff target: Van der Pol with eps = 1e-3 on [0, 2], every method at the round tolerance where its
+/// end error is within twice DOPRI5's at 1e-6 (analytic Jacobians; the Evaluations column counts right-hand sides
+/// only). DOPRI5 is the baseline.
+/// </summary>
+[Config(typeof(OdeConfig))]
+[MemoryDiagnoser]
+public class OdeStiffVanDerPolBench
+{
+    private const double Eps = 1e-3;
+    private static readonly OdeProblems.Problem P = OdeProblems.Get("stiff-van-der-pol");
+
+    private static readonly Action<double, double[], double[,]> Jacobian = (_, y, j) =>
+    {
+        j[0, 0] = 0;
+        j[0, 1] = 1;
+        j[1, 0] = (-2 * y[0] * y[1] - 1) / Eps;
+        j[1, 1] = (1 - y[0] * y[0]) / Eps;
+    };
+
+    private readonly OdeSettings _dopri5 = new() { MaxSteps = 10_000_000 };
+    private readonly OdeSettings _radau5 = new() { Method = OdeMethod.Stiff, RelTol = 3e-6, AbsTol = 3e-6 };
+    private readonly OdeSettings _rodas5p = new() { Method = OdeMethod.Rodas5P, RelTol = 1e-5, AbsTol = 1e-5 };
+    private readonly OdeSettings _radau9 = new() { Method = OdeMethod.Radau9, FullNewton = true, RelTol = 1e-5, AbsTol = 1e-5 };
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var reference = OdeProblems.Reference(P);
+        foreach (var (name, settings, jac) in new[]
+                 {
+                     (nameof(Dopri5), _dopri5, (Action<double, double[], double[,]>?)null),
+                     (nameof(Radau5), _radau5, Jacobian),
+                     (nameof(Rodas5P), _rodas5p, Jacobian),
+                     (nameof(Radau9Full), _radau9, Jacobian),
+                 })
+        {
+            var r = OdeSolver.Solve(P.Rhs, 0, P.Y0, P.TEnd, settings, jac);
+            OdeWorkColumn.Work[OdeWorkColumn.Key(name, "")] = (r.Evaluations, OdeProblems.MaxAbsDiff(OdeProblems.Last(r), reference));
+        }
+    }
+
+    private static double Run(OdeSettings s, Action<double, double[], double[,]>? jac) =>
+        OdeProblems.Last(OdeSolver.Solve(P.Rhs, 0, P.Y0, P.TEnd, s, jac))[0];
+
+    [Benchmark(Baseline = true, Description = "DOPRI5 (1e-6)")]
+    public double Dopri5() => Run(_dopri5, null);
+
+    [Benchmark(Description = "Radau5, analytic J (3e-6)")]
+    public double Radau5() => Run(_radau5, Jacobian);
+
+    [Benchmark(Description = "Rodas5P, analytic J (1e-5)")]
+    public double Rodas5P() => Run(_rodas5p, Jacobian);
+
+    [Benchmark(Description = "Radau9, full Newton, analytic J (1e-5)")]
+    public double Radau9Full() => Run(_radau9, Jacobian);
+}
