@@ -38,7 +38,7 @@ let private texts =
         "Snapshots", "number of log-spaced weight snapshots (the final weights are always saved). Default 10."
         "Seeds", "number of independent seeds SEED, SEED+1, ... run in parallel across cores. Default 1."
         // integrate (SCIENCE.md section 4)
-        "Solver", "ODE solver: dp5 (adaptive Dormand-Prince 5(4); default, fastest here) | stiff (Radau IIA 5) | bdf | auto (dp5, then stiff); stiff ones use a block Jacobian, one block per mode | euler (fixed --dt)."
+        "Solver", "ODE solver: dp5 (adaptive Dormand-Prince 5(4); default, fastest here) | stiff (Radau IIA 5) | bdf | auto (dp5, then stiff) | rodas5p | rosw (Rosenbrock); stiff ones use a block Jacobian, one block per mode | euler (fixed --dt)."
         "Rtol", "relative tolerance of the adaptive solvers. Default 1e-6."
         "Atol", "absolute tolerance of the adaptive solvers. Default 1e-6."
         "Dt", "step of --solver euler (explicit Euler, for accuracy studies). Default 0.01."

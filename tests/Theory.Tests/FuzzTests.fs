@@ -31,7 +31,7 @@ let private names =
            "readout", [ "mf"; "committee"; "lazy"; "trained"; "mean_field" ]
            "bias", [ "none"; "fixed:1"; "trained:0.5"; "trained:x"; "fixed:"; ":"; "fixed:nan"; "fixed:1e400" ]
            "inputs", [ "nlgp"; "gp"; "clone" ]; "convention", [ "reference"; "half-mse"; "half" ]
-           "solver", [ "dp5"; "stiff"; "auto"; "euler"; "rk4" ]; "model", [ "fc"; "conv"; "cnn" ]
+           "solver", [ "dp5"; "stiff"; "auto"; "rosw"; "euler"; "rk4" ]; "model", [ "fc"; "conv"; "cnn" ]
            "normalise", [ "max"; "none"; "min" ]; "blas", [ "auto"; "managed"; "gpu" ]
            "variants", [ "full"; "gaussian"; "clone"; "exact"; "all" ]; "cp-sign", [ "negative"; "positive"; "largest"; "minus" ]
            "cumulant-of", [ "mixture"; "class0"; "class1"; "class2" ] ]

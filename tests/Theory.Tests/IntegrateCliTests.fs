@@ -129,6 +129,8 @@ let ``--config sets integrate options and flags win`` () =
 [<InlineData("stiff")>]
 [<InlineData("bdf")>]
 [<InlineData("auto")>]
+[<InlineData("rodas5p")>]
+[<InlineData("rosw")>]
 let ``the stiff solvers follow the Dormand-Prince trajectory`` (solver: string) =
     Theory.Cli.Progress.quiet <- true
     let reference = tempDir ()

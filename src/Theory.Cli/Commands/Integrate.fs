@@ -20,7 +20,8 @@ let solverOf (o: Bag) (training: TrainingSpec) =
     Check.InRange("--rtol", rtol, 1e-13, 0.1)
     Check.InRange("--atol", atol, 1e-15, 0.1)
     let method =
-        choice "--solver" [ "dp5", Some Theory.Ode.Dopri5; "stiff", Some Theory.Ode.Stiff; "auto", Some Theory.Ode.Auto; "bdf", Some Theory.Ode.Bdf; "euler", None ] name
+        choice "--solver" [ "dp5", Some Theory.Ode.Dopri5; "stiff", Some Theory.Ode.Stiff; "auto", Some Theory.Ode.Auto; "bdf", Some Theory.Ode.Bdf
+                            "rodas5p", Some Theory.Ode.Rodas5P; "rosw", Some Theory.Ode.Ros34PW2; "euler", None ] name
     match method, o.TryGet<float> "Dt" with
     | Some _, Some _ -> raise (SpecException("--dt", "is the step of --solver euler only (the adaptive solvers choose their steps)"))
     | Some m, None ->

@@ -125,7 +125,7 @@ let private chunks (grid: float[]) =
 /// q(f) B_f^T of SCIENCE.md section 4, lives inside the blocks).
 let odeOptionsFor (layout: Layout) (blockJacobian: bool) (options: Theory.Ode.Options) =
     match options.Method, options.Jacobian with
-    | (Theory.Ode.Stiff | Theory.Ode.Bdf | Theory.Ode.Auto), Theory.Ode.DenseFiniteDifference when blockJacobian ->
+    | (Theory.Ode.Stiff | Theory.Ode.Bdf | Theory.Ode.Auto | Theory.Ode.Rodas5P | Theory.Ode.Ros34PW2), Theory.Ode.DenseFiniteDifference when blockJacobian ->
         { options with Jacobian = Theory.Ode.BlockDiagonal layout.BlockSizes }
     | _ -> options
 
