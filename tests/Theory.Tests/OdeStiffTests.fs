@@ -86,7 +86,7 @@ let ``block-diagonal and analytic Jacobians give the dense answer for a fraction
     let m = 40
     let y0 = Array.init (2 * m) (fun i -> if i % 2 = 0 then 0.0 else 1.0)
     let reference = last (Solver.solve { tol 1e-11 with Method = Stiff } (blockSystem m) 0.0 y0 5.0)
-    for method in [ Stiff; Bdf ] do
+    for method in [ Stiff; Bdf; Radau9 ] do
         let o = { tol 1e-7 with Method = method }
         let dense = Solver.solve o (blockSystem m) 0.0 y0 5.0
         let blocks = Solver.solve { o with Jacobian = BlockDiagonal(Array.create m 2) } (blockSystem m) 0.0 y0 5.0
