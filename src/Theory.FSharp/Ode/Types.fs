@@ -41,7 +41,8 @@ type Method =
 
 /// The Newton iteration of the Radau9 and Radau13 methods.
 type NewtonIteration =
-    /// Hairer's simplified Newton iteration: the Jacobian at the start of the step, one LU per step size.
+    /// Hairer's simplified Newton iteration: the Jacobian at the start of each step, one LU of the Newton matrix
+    /// per step (and per new step size after a rejection).
     | Simplified
     /// Newton's iteration with the Jacobian at every stage value of every iterate: converges quadratically, so
     /// the fewest right-hand-side evaluations when an analytic Jacobian is given (with finite differences each
