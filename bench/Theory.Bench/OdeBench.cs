@@ -177,18 +177,25 @@ public class OdeBench
 }
 
 /// <summary>
-/// The stiff solvers on a 360-dimensional system of 10 weakly coupled blocks of 36 (the shape of the
-/// Gaussian-equivalence ODEs: one block per Fourier mode, rates spread over five decades): dense against
-/// block-diagonal finite-difference Jacobians.
+/// A stiff system with the shape of the Gaussian-equivalence ODEs: blocks of 36 states (one per Fourier mode) with
+/// rates spread over five decades, each block a ring, all weakly coupled through the mean.
 /// </summary>
-[MemoryDiagnoser]
-public class OdeStiffSystemBench
+public sealed class BlockStiffSystem
 {
-    private const int Blocks = 10, Size = 36, N = Blocks * Size;
-    private static readonly double[] Rates = Enumerable.Range(0, Blocks).Select(b => Math.Pow(10, 3 - 5.0 * b / (Blocks - 1))).ToArray();
-    private readonly double[] _y0 = Enumerable.Range(0, N).Select(i => (i % 7) / 7.0).ToArray();
+    public const int Size = 36;
+    public int Blocks { get; }
+    public int N => Blocks * Size;
+    private readonly double[] _rates;
+    public double[] Y0 { get; }
 
-    private static void Rhs(double t, double[] y, double[] d)
+    public BlockStiffSystem(int blocks)
+    {
+        Blocks = blocks;
+        _rates = Enumerable.Range(0, blocks).Select(b => Math.Pow(10, 3 - 5.0 * b / (blocks - 1))).ToArray();
+        Y0 = Enumerable.Range(0, N).Select(i => (i % 7) / 7.0).ToArray();
+    }
+
+    public void Rhs(double t, double[] y, double[] d)
     {
         double mean = 0;
         for (int i = 0; i < N; i++) mean += y[i];
@@ -197,16 +204,52 @@ public class OdeStiffSystemBench
             for (int j = 0; j < Size; j++)
             {
                 int i = b * Size + j, next = b * Size + (j + 1) % Size;
-                d[i] = -Rates[b] * (y[i] - 0.5 * Math.Sin(y[next])) + 0.1 * mean + 0.01;
+                d[i] = -_rates[b] * (y[i] - 0.5 * Math.Sin(y[next])) + 0.1 * mean + 0.01;
             }
     }
 
-    private double Run(OdeMethod method, bool blocks) =>
-        OdeSolver.Solve(Rhs, 0, _y0, 10, new OdeSettings
+    public OdeResult Solve(OdeMethod method, bool blocks) =>
+        OdeSolver.Solve(Rhs, 0, Y0, 10, new OdeSettings
         {
             Method = method,
             JacobianBlocks = blocks ? Enumerable.Repeat(Size, Blocks).ToArray() : null,
-        }).States[^1][0];
+        });
+
+    /// <summary>
+    /// `Theory.Bench --large-ode`: one solve each on 83 blocks (n = 2,988; too slow for BenchmarkDotNet's repeated
+    /// runs with dense Jacobians): evaluations, LU factorisations, wall and process CPU seconds.
+    /// </summary>
+    public static void RunLarge()
+    {
+        var system = new BlockStiffSystem(83);
+        var process = System.Diagnostics.Process.GetCurrentProcess();
+        foreach (var (name, method, blocks) in new[]
+                 {
+                     ("Radau5, block-diagonal Jacobian", OdeMethod.Stiff, true), ("BDF, block-diagonal Jacobian", OdeMethod.Bdf, true),
+                     ("BDF, dense difference Jacobian", OdeMethod.Bdf, false), ("Radau5, dense difference Jacobian", OdeMethod.Stiff, false),
+                 })
+        {
+            process.Refresh();
+            var cpu0 = process.TotalProcessorTime;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var r = system.Solve(method, blocks);
+            process.Refresh();
+            Console.WriteLine($"n = {system.N}, {name}: {r.Evaluations} evaluations, {r.Accepted} steps, {r.Decompositions} LU (pairs for Radau5), " +
+                              $"{clock.Elapsed.TotalSeconds:0.00} s wall, {(process.TotalProcessorTime - cpu0).TotalSeconds:0.00} CPU-s");
+        }
+    }
+}
+
+/// <summary>
+/// The stiff solvers on a 360-dimensional <see cref="BlockStiffSystem"/> of 10 blocks of 36: dense against
+/// block-diagonal finite-difference Jacobians.
+/// </summary>
+[MemoryDiagnoser]
+public class OdeStiffSystemBench
+{
+    private readonly BlockStiffSystem _system = new(10);
+
+    private double Run(OdeMethod method, bool blocks) => _system.Solve(method, blocks).States[^1][0];
 
     [Benchmark(Baseline = true)] public double Radau5Dense() => Run(OdeMethod.Stiff, false);
     [Benchmark] public double Radau5Blocks() => Run(OdeMethod.Stiff, true);

@@ -13,6 +13,11 @@ public static class Program
     /// </summary>
     public static void Main(string[] args)
     {
+        if (args.Length == 1 && args[0] == "--large-ode")
+        {
+            BlockStiffSystem.RunLarge();
+            return;
+        }
         var config = DefaultConfig.Instance
             .AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance).WithId("inproc"))
             .WithOptions(ConfigOptions.DisableOptimizationsValidator);
