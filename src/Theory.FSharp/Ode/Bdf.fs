@@ -109,13 +109,9 @@ type BdfStepper(options: Options, f: Rhs, analytic: JacobianFunction option, t0:
         Array.blit y0 0 d[0] 0 n
         f t0 y0 fw
         if not (allFinite fw) then
-            initError <- Some(sprintf "the right-hand side returned NaN or infinity at the initial point t = %s" (fmt t0))
+            initError <- Some(Failures.initialNonFinite t0)
         else
-            hAbs <-
-                if options.InitialStep > 0.0 then Math.Min(options.InitialStep, maxStep)
-                elif h0 <> 0.0 then Math.Min(Math.Abs h0, maxStep)
-                elif maxStep = 0.0 then 0.0
-                else Math.Abs(hairerInitialStep f 2 t0 y0 fw dir maxStep atol rtol yNew dy)
+            hAbs <- Math.Abs(firstStep options h0 dir maxStep (fun () -> hairerInitialStep f 2 t0 y0 fw dir maxStep atol rtol yNew dy))
             for i in 0 .. n - 1 do
                 d[1][i] <- fw[i] * hAbs * dir
             matrix.Evaluate(f, t0, y0, fw)
@@ -132,7 +128,7 @@ type BdfStepper(options: Options, f: Rhs, analytic: JacobianFunction option, t0:
     override this.Step() =
         match initError with
         | Some message -> StepFailed message
-        | None when finished -> StepFailed(sprintf "BDF: already at the final time t = %s" (fmt t))
+        | None when finished -> StepFailed(Failures.finished "BDF" t)
         | None -> this.Attempt()
 
     /// The simplified Newton iteration for y_new = y_predict + corr with c f(t_new, y_new) = psi + corr.
@@ -185,15 +181,10 @@ type BdfStepper(options: Options, f: Rhs, analytic: JacobianFunction option, t0:
             let minStep = Math.Max(options.MinStep, 10.0 * (Math.BitIncrement(Math.Abs t) - Math.Abs t))
             if counters.Steps >= options.MaxSteps then
                 result <-
-                    ValueSome(StepFailed(sprintf "BDF: step budget exhausted (MaxSteps = %d steps, accepted + rejected) at t = %s before the final time %s"
-                                        options.MaxSteps (fmt t) (fmt tEnd)))
+                    ValueSome(StepFailed(Failures.budget "BDF" options.MaxSteps t tEnd))
             elif hAbs < minStep then
-                let why =
-                    if lastNonFinite then ": the right-hand side returned NaN or infinity on every step tried there"
-                    else ": the Newton iteration or the error test failed at every step size tried"
                 result <-
-                    ValueSome(StepFailed(sprintf "BDF: step size underflow at t = %s (h = %s, MinStep = %s)%s"
-                                        (fmt t) (fmt hAbs) (fmt options.MinStep) why))
+                    ValueSome(StepFailed(Failures.underflow "BDF" t hAbs options.MinStep lastNonFinite ": the Newton iteration or the error test failed at every step size tried"))
             else
                 counters.Steps <- counters.Steps + 1
                 let mutable last = false

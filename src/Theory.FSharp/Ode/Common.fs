@@ -97,3 +97,35 @@ let hairerInitialStep (f: Rhs) (order: int) (t0: float) (y0: float[]) (f0: float
 
 /// Formats a time for messages (shortest round-trip form).
 let fmt (x: float) = x.ToString("R", Globalization.CultureInfo.InvariantCulture)
+
+/// The failure messages every stepper shares (one wording across the methods; the tests read them).
+module Failures =
+    /// f(t0, y0) was not finite.
+    let initialNonFinite (t0: float) =
+        sprintf "the right-hand side returned NaN or infinity at the initial point t = %s" (fmt t0)
+
+    /// `Step` called after the final time was reached.
+    let finished (name: string) (t: float) = sprintf "%s: already at the final time t = %s" name (fmt t)
+
+    /// MaxSteps attempted steps without reaching tEnd.
+    let budget (name: string) (maxSteps: int) (t: float) (tEnd: float) =
+        sprintf "%s: step budget exhausted (MaxSteps = %d steps, accepted + rejected) at t = %s before the final time %s"
+            name maxSteps (fmt t) (fmt tEnd)
+
+    /// The step size fell below MinStep or rounding; the reason appended is the non-finite right-hand side when
+    /// `nonFinite` (the last try returned NaN or infinity), else `otherwise` (may be empty).
+    let underflow (name: string) (t: float) (h: float) (minStep: float) (nonFinite: bool) (otherwise: string) =
+        let why = if nonFinite then ": the right-hand side returned NaN or infinity on every step tried there" else otherwise
+        sprintf "%s: step size underflow at t = %s (h = %s, MinStep = %s)%s" name (fmt t) (fmt (Math.Abs h)) (fmt minStep) why
+
+    /// The iteration matrix of an implicit method was singular five times at the same point.
+    let singular (name: string) (t: float) (h: float) =
+        sprintf "%s: the iteration matrix is singular (5 times) at t = %s (h = %s)" name (fmt t) (fmt (Math.Abs h))
+
+/// The first step, signed by `dir`: Options.InitialStep when set, else `h0` (the step handed over after a method
+/// switch) when non-zero, else Hairer's rule (`hairer ()`), never longer than `hmax`.
+let firstStep (options: Options) (h0: float) (dir: float) (hmax: float) (hairer: unit -> float) =
+    if options.InitialStep > 0.0 then dir * Math.Min(options.InitialStep, hmax)
+    elif h0 <> 0.0 then dir * Math.Min(Math.Abs h0, hmax)
+    elif hmax = 0.0 then 0.0
+    else hairer ()

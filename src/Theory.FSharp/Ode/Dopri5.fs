@@ -75,13 +75,10 @@ type Dopri5Stepper(options: Options, f: Rhs, t0: float, y0: float[], tEnd: float
     do
         f t0 y k1
         if not (allFinite k1) then
-            initError <- Some(sprintf "the right-hand side returned NaN or infinity at the initial point t = %s" (fmt t0))
-        elif options.InitialStep > 0.0 then
-            h <- dir * Math.Min(options.InitialStep, hmax)
-        elif hmax = 0.0 then
-            h <- 0.0
+            initError <- Some(Failures.initialNonFinite t0)
         else
-            h <- hairerInitialStep f 5 t0 y k1 dir hmax atol rtol y1 k2
+            // DOPRI5 never receives a handed-over step (h0 = 0).
+            h <- firstStep options 0.0 dir hmax (fun () -> hairerInitialStep f 5 t0 y k1 dir hmax atol rtol y1 k2)
 
     /// The time at which DOPRI5's stiffness test fired for the 15th time (NaN if never).
     member _.StiffAt = stiffAt
@@ -97,7 +94,7 @@ type Dopri5Stepper(options: Options, f: Rhs, t0: float, y0: float[], tEnd: float
     override this.Step() =
         match initError with
         | Some message -> StepFailed message
-        | None when finished -> StepFailed(sprintf "DOPRI5: already at the final time t = %s" (fmt t))
+        | None when finished -> StepFailed(Failures.finished "DOPRI5" t)
         | None -> this.Attempt()
 
     member private _.Attempt() =
@@ -106,15 +103,10 @@ type Dopri5Stepper(options: Options, f: Rhs, t0: float, y0: float[], tEnd: float
             let mutable last = false
             if counters.Steps >= options.MaxSteps then
                 result <-
-                    ValueSome(StepFailed(sprintf "DOPRI5: step budget exhausted (MaxSteps = %d steps, accepted + rejected) at t = %s before the final time %s"
-                                        options.MaxSteps (fmt t) (fmt tEnd)))
+                    ValueSome(StepFailed(Failures.budget "DOPRI5" options.MaxSteps t tEnd))
             elif 0.1 * Math.Abs h <= Math.Abs t * Uround || Math.Abs h < options.MinStep then
-                let why =
-                    if lastNonFinite then ": the right-hand side returned NaN or infinity on every step tried there"
-                    else ""
                 result <-
-                    ValueSome(StepFailed(sprintf "DOPRI5: step size underflow at t = %s (h = %s, MinStep = %s)%s"
-                                        (fmt t) (fmt (Math.Abs h)) (fmt options.MinStep) why))
+                    ValueSome(StepFailed(Failures.underflow "DOPRI5" t h options.MinStep lastNonFinite ""))
             else
                 // Land exactly on the final time; the 1.01 avoids a needless sliver of a step.
                 if (t + 1.01 * h - tEnd) * dir > 0.0 then

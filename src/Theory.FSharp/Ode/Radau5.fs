@@ -189,13 +189,9 @@ type Radau5Stepper(options: Options, f: Rhs, analytic: JacobianFunction option, 
     do
         f t0 y f0
         if not (allFinite f0) then
-            pendingError <- Some(sprintf "the right-hand side returned NaN or infinity at the initial point t = %s" (fmt t0))
+            pendingError <- Some(Failures.initialNonFinite t0)
         else
-            h <-
-                if options.InitialStep > 0.0 then dir * Math.Min(options.InitialStep, hmaxn)
-                elif h0 <> 0.0 then dir * Math.Min(Math.Abs h0, hmaxn)
-                elif hmaxn = 0.0 then 0.0
-                else hairerInitialStep f 4 t0 y f0 dir hmaxn options.AbsTol options.RelTol ytmp g1
+            h <- firstStep options h0 dir hmaxn (fun () -> hairerInitialStep f 4 t0 y f0 dir hmaxn options.AbsTol options.RelTol ytmp g1)
             if (t + h * 1.0001 - tEnd) * dir >= 0.0 then
                 h <- tEnd - t
                 last <- true
@@ -209,7 +205,7 @@ type Radau5Stepper(options: Options, f: Rhs, analytic: JacobianFunction option, 
     override this.Step() =
         match pendingError with
         | Some message -> StepFailed message
-        | None when finished -> StepFailed(sprintf "Radau5: already at the final time t = %s" (fmt t))
+        | None when finished -> StepFailed(Failures.finished "Radau5" t)
         | None -> this.Attempt()
 
     /// Scaled RMS over the three stage blocks.
@@ -257,19 +253,14 @@ type Radau5Stepper(options: Options, f: Rhs, analytic: JacobianFunction option, 
             if singular then
                 nsing <- nsing + 1
                 if nsing >= 5 then
-                    result <- ValueSome(StepFailed(sprintf "Radau5: the iteration matrix is singular (5 times) at t = %s (h = %s)" (fmt t) (fmt (Math.Abs h))))
+                    result <- ValueSome(StepFailed(Failures.singular "Radau5" t h))
                 else this.Unexpected()
             elif counters.Steps >= options.MaxSteps then
                 result <-
-                    ValueSome(StepFailed(sprintf "Radau5: step budget exhausted (MaxSteps = %d steps, accepted + rejected) at t = %s before the final time %s"
-                                        options.MaxSteps (fmt t) (fmt tEnd)))
+                    ValueSome(StepFailed(Failures.budget "Radau5" options.MaxSteps t tEnd))
             elif 0.1 * Math.Abs h <= Math.Abs t * Uround || Math.Abs h < options.MinStep then
-                let why =
-                    if lastNonFinite then ": the right-hand side returned NaN or infinity on every step tried there"
-                    else ": the Newton iteration or the error test failed at every step size tried"
                 result <-
-                    ValueSome(StepFailed(sprintf "Radau5: step size underflow at t = %s (h = %s, MinStep = %s)%s"
-                                        (fmt t) (fmt (Math.Abs h)) (fmt options.MinStep) why))
+                    ValueSome(StepFailed(Failures.underflow "Radau5" t h options.MinStep lastNonFinite ": the Newton iteration or the error test failed at every step size tried"))
             else
                 counters.Steps <- counters.Steps + 1
                 result <- this.TryStep()

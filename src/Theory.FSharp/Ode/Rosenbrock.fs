@@ -269,13 +269,9 @@ type RosenbrockStepper(options: Options, tableau: Tableau, f: Rhs, analytic: Jac
     do
         f t0 y f0
         if not (allFinite f0) then
-            pendingError <- Some(sprintf "the right-hand side returned NaN or infinity at the initial point t = %s" (fmt t0))
+            pendingError <- Some(Failures.initialNonFinite t0)
         else
-            h <-
-                if options.InitialStep > 0.0 then dir * Math.Min(options.InitialStep, hmaxn)
-                elif h0 <> 0.0 then dir * Math.Min(Math.Abs h0, hmaxn)
-                elif hmaxn = 0.0 then 0.0
-                else hairerInitialStep f k.Order t0 y f0 dir hmaxn options.AbsTol options.RelTol ytmp ftmp
+            h <- firstStep options h0 dir hmaxn (fun () -> hairerInitialStep f k.Order t0 y f0 dir hmaxn options.AbsTol options.RelTol ytmp ftmp)
             if (t + h * 1.0001 - tEnd) * dir >= 0.0 then
                 h <- tEnd - t
                 last <- true
@@ -291,7 +287,7 @@ type RosenbrockStepper(options: Options, tableau: Tableau, f: Rhs, analytic: Jac
     override this.Step() =
         match pendingError with
         | Some message -> StepFailed message
-        | None when finished -> StepFailed(sprintf "%s: already at the final time t = %s" k.Name (fmt t))
+        | None when finished -> StepFailed(Failures.finished k.Name t)
         | None -> this.Attempt()
 
     member private _.Refresh() =
@@ -311,15 +307,10 @@ type RosenbrockStepper(options: Options, tableau: Tableau, f: Rhs, analytic: Jac
         while result.IsNone do
             if counters.Steps >= options.MaxSteps then
                 result <-
-                    ValueSome(StepFailed(sprintf "%s: step budget exhausted (MaxSteps = %d steps, accepted + rejected) at t = %s before the final time %s"
-                                        k.Name options.MaxSteps (fmt t) (fmt tEnd)))
+                    ValueSome(StepFailed(Failures.budget k.Name options.MaxSteps t tEnd))
             elif 0.1 * Math.Abs h <= Math.Abs t * Uround || Math.Abs h < options.MinStep then
-                let why =
-                    if lastNonFinite then ": the right-hand side returned NaN or infinity on every step tried there"
-                    else ": the error test failed at every step size tried"
                 result <-
-                    ValueSome(StepFailed(sprintf "%s: step size underflow at t = %s (h = %s, MinStep = %s)%s"
-                                        k.Name (fmt t) (fmt (Math.Abs h)) (fmt options.MinStep) why))
+                    ValueSome(StepFailed(Failures.underflow k.Name t h options.MinStep lastNonFinite ": the error test failed at every step size tried"))
             else
                 if needJac then this.Refresh()
                 let mutable singular = false
