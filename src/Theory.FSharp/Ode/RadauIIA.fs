@@ -252,11 +252,15 @@ type RadauStepper(options: Options, stages: int, f: Rhs, analytic: JacobianFunct
         | None when finished -> StepFailed(Failures.finished name t)
         | None -> this.Attempt()
 
+    /// Scaled RMS of `a[0 .. len - 1]`, len a multiple of n (one block of n per stage).
     member private _.Norm(a: float[], len: int) =
         let mutable acc = 0.0
-        for i in 0 .. len - 1 do
-            let q = a[i] / scal[i % n]
-            acc <- acc + q * q
+        let mutable o = 0
+        while o < len do
+            for i in 0 .. n - 1 do
+                let q = a[o + i] / scal[i]
+                acc <- acc + q * q
+            o <- o + n
         Math.Sqrt(acc / float len)
 
     /// After a failed Newton iteration or a singular matrix: half the step.
