@@ -141,19 +141,11 @@ let ``the integrator steps without allocating`` () =
     let a = randomStableMatrix rng n
     let rhs = linearRhs a
     let y0 = Array.init n (fun i -> float (i % 3) - 1.0)
-    let buffer = Array.zeroCreate<float> n
     // MaxStep 1 keeps every method stepping (the Radau IIA methods would otherwise reach 1e4 in ~100 steps).
     for o in [ for m in methods -> { tol 1e-8 with Method = m } ] @ [ { tol 1e-8 with Method = Radau9; Newton = Full } ] do
         let m = o.Method, o.Newton
         let it = Solver.init { o with MaxSteps = 100_000; MaxStep = 1.0 } (Problem.ofRhs rhs) 0.0 y0 1e4
-        for _ in 1 .. 50 do
-            it.Step() |> ignore
-        let before = GC.GetAllocatedBytesForCurrentThread()
-        let mutable steps = 0
-        while steps < 200 && it.Step() do
-            it.Interpolate(0.5 * (it.TPrev + it.T), buffer)
-            steps <- steps + 1
-        let allocated = GC.GetAllocatedBytesForCurrentThread() - before
+        let steps, allocated = allocationWhileStepping it 200
         Assert.Equal(200, steps)
         Assert.True(allocated < 1024L, sprintf "%A: %d bytes allocated in 200 steps" m allocated)
 

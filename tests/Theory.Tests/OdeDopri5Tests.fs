@@ -129,11 +129,7 @@ let ``the Lotka-Volterra invariant drifts less than 1e-10 at tolerance 1e-12`` (
 [<Fact>]
 let ``on random stable linear systems the error shrinks with the tolerance`` () =
     let property (seed: int) =
-        let rng = Random(seed)
-        let n = 2 + rng.Next 5
-        let a = randomStableMatrix rng n
-        let y0 = Array.init n (fun _ -> rng.NextDouble() * 2.0 - 1.0)
-        let exact = (expm (a * 3.0) * Vector<float>.Build.DenseOfArray y0).ToArray()
+        let a, y0, exact = randomLinearProblem seed
         [ Dopri5; Stiff ]
         |> List.forall (fun m ->
             let e rt = maxAbsDiff (last (Solver.solve { tol rt with Method = m } (linearRhs a) 0.0 y0 3.0)) exact

@@ -128,6 +128,29 @@ let randomStableMatrix (rng: Random) (n: int) =
     let s = Matrix<float>.Build.Dense(n, n, fun _ _ -> g ())
     -(m * m.Transpose()) / float n - 0.1 * Matrix<float>.Build.DenseIdentity n + (s - s.Transpose())
 
+/// The random stable linear system of a property case: y' = A y with 2..6 equations drawn from `seed`, its start,
+/// and the exact solution at t = 3 (matrix exponential).
+let randomLinearProblem (seed: int) =
+    let rng = Random(seed)
+    let n = 2 + rng.Next 5
+    let a = randomStableMatrix rng n
+    let y0 = Array.init n (fun _ -> rng.NextDouble() * 2.0 - 1.0)
+    let exact = (expm (a * 3.0) * Vector<float>.Build.DenseOfArray y0).ToArray()
+    a, y0, exact
+
+/// Takes `steps` steps of a running integration (after 50 to warm up), interpolating in the middle of each, and
+/// returns the steps actually taken and the bytes this thread allocated meanwhile.
+let allocationWhileStepping (it: Solver.Integrator) (steps: int) =
+    let buffer = Array.zeroCreate<float> it.State.Length
+    for _ in 1 .. 50 do
+        it.Step() |> ignore
+    let before = GC.GetAllocatedBytesForCurrentThread()
+    let mutable taken = 0
+    while taken < steps && it.Step() do
+        it.Interpolate(0.5 * (it.TPrev + it.T), buffer)
+        taken <- taken + 1
+    taken, GC.GetAllocatedBytesForCurrentThread() - before
+
 /// The time named in a failure message ("... t = 0.99 ...").
 let timeInMessage (message: string) =
     let i = message.IndexOf("t = ", StringComparison.Ordinal)
