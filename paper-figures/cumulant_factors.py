@@ -120,21 +120,11 @@ def draw(run, out_dir, components=4, figure_name="cumulant_factors", simulations
 
 
 def main():
-    import argparse
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("run", nargs="?", help="a `theory cumulants` run folder")
-    p.add_argument("--quick", action="store_true", help="make a small 1D run first")
+    p = style.run_parser(__doc__.splitlines()[0], "cumulants")
     p.add_argument("--components", type=int, default=4, help="CP factors shown per gain")
-    p.add_argument("--out", default=None, help="where the PDF and PNG go (default: the run folder)")
-    p.add_argument("--runs", default=os.path.join(style.ROOT, "runs", "figures"), help="where --quick puts its run")
     a = p.parse_args()
-    run = a.run
-    if run is None:
-        if not a.quick:
-            p.error("give a run folder, or --quick to make one")
-        run = os.path.join(a.runs, "cumulants-quick")
-        style.theory("cumulants", "--dim", 1, "--size", 48, "--gain", 1, 10, "--moment-samples", 4000, "--cp-rank", 3,
-                     "--flow-time", 20, "--out", run)
+    run = style.run_folder(p, a, "cumulants-quick", "cumulants", "--dim", 1, "--size", 48, "--gain", 1, 10,
+                           "--moment-samples", 4000, "--cp-rank", 3, "--flow-time", 20)
     for path in draw(run, a.out or run, a.components):
         print(path)
 

@@ -129,20 +129,10 @@ def draw(run, out_dir, max_columns=6, figure_name="neuron_profiles"):
 
 
 def main():
-    import argparse
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("run", nargs="?", help="a `theory neuron` run folder")
-    p.add_argument("--quick", action="store_true", help="make a small 1D run first")
-    p.add_argument("--out", default=None, help="where the PDF and PNG go (default: the run folder)")
-    p.add_argument("--runs", default=os.path.join(style.ROOT, "runs", "figures"), help="where --quick puts its run")
+    p = style.run_parser(__doc__.splitlines()[0], "neuron")
     a = p.parse_args()
-    run = a.run
-    if run is None:
-        if not a.quick:
-            p.error("give a run folder, or --quick to make one")
-        run = os.path.join(a.runs, "neuron-quick")
-        style.theory("neuron", "--dim", 1, "--size", 48, "--gain", 10, "--moment-samples", 4000, "--flow-time", 20,
-                     "--log-points", 30, "--snapshots", 5, "--out", run)
+    run = style.run_folder(p, a, "neuron-quick", "neuron", "--dim", 1, "--size", 48, "--gain", 10, "--moment-samples",
+                           4000, "--flow-time", 20, "--log-points", 30, "--snapshots", 5)
     for path in draw(run, a.out or run):
         print(path)
 

@@ -85,6 +85,29 @@ def args(description):
     return p.parse_args()
 
 
+def run_parser(description, what):
+    """Command line of a script that draws one existing run folder: `run` (a `theory WHAT` folder), --quick (make a
+    small run first), --out DIR (default: the run folder), --runs DIR (where --quick puts its run)."""
+    import argparse
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("run", nargs="?", help=f"a `theory {what}` run folder")
+    p.add_argument("--quick", action="store_true", help="make a small 1D run first")
+    p.add_argument("--out", default=None, help="where the PDF and PNG go (default: the run folder)")
+    p.add_argument("--runs", default=os.path.join(ROOT, "runs", "figures"), help="where --quick puts its run")
+    return p
+
+
+def run_folder(p, a, quick_name, command, *arguments):
+    """The folder to draw: the given `run`, else (with --quick) RUNS/QUICK_NAME made by `theory COMMAND ARGUMENTS`."""
+    if a.run is not None:
+        return a.run
+    if not a.quick:
+        p.error("give a run folder, or --quick to make one")
+    run = os.path.join(a.runs, quick_name)
+    theory(command, *arguments, "--out", run)
+    return run
+
+
 STAMP = "figure-command.json"
 
 
